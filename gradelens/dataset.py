@@ -1,0 +1,160 @@
+"""Dataset access: find a dataset's Parquet tables and expose them to DuckDB as views.
+
+A dataset is a folder holding `<table>.parquet` or `<table>/**/*.parquet` (Hive partitions
+such as `cycle_id=2025H2/` allowed) for each table of the contract, and optionally
+`policy.toml`. Tables that are absent become empty views with the contract's columns, so
+every query runs; `Dataset.missing` says which are absent so pages can explain it.
+
+This module is the only one that opens DuckDB connections. One connection per dataset holds
+the views; callers query through `Dataset.cursor()`, since a DuckDB connection is not
+thread-safe and Streamlit runs each session in its own thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from gradelens.contract import TABLES, Table
+from gradelens.errors import DatasetError
+from gradelens.policy import Policy, load_policy
+
+DEFINITIONS_SQL = Path(__file__).with_name("definitions.sql")
+
+
+def table_files(dataset_dir: Path, table: str) -> list[Path]:
+    """The Parquet files that hold `table` in a dataset folder, sorted; empty when absent."""
+    single = dataset_dir / f"{table}.parquet"
+    folder = dataset_dir / table
+    files = [single] if single.is_file() else []
+    if folder.is_dir():
+        files += sorted(p for p in folder.rglob("*.parquet") if p.is_file())
+    return files
+
+
+def is_dataset(path: Path) -> bool:
+    """A folder counts as a dataset when it holds at least one contract table."""
+    return path.is_dir() and any(table_files(path, name) for name in TABLES)
+
+
+def fingerprint(dataset_dir: Path) -> str:
+    """Changes whenever any table file or the policy changes: names, sizes and mtimes."""
+    digest = hashlib.sha256()
+    paths = [p for name in TABLES for p in table_files(dataset_dir, name)]
+    policy = dataset_dir / "policy.toml"
+    if policy.exists():
+        paths.append(policy)
+    for path in paths:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(dataset_dir)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class Dataset:
+    """An opened dataset folder: its policy, which tables it has, and a DuckDB connection."""
+
+    path: Path
+    policy: Policy
+    files: dict[str, list[Path]]
+    fingerprint: str
+    _connection: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def present(self) -> tuple[str, ...]:
+        return tuple(name for name in TABLES if self.files[name])
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(name for name in TABLES if not self.files[name])
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for the calling thread, on the shared connection that holds the views."""
+        with self._lock:
+            if self._connection is None:
+                self._connection = self._connect()
+            return self._connection.cursor()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(config={"threads": 2})
+        for name, table in TABLES.items():
+            self._create_table_view(con, table, self.files[name])
+        _create_policy_tables(con, self.policy)
+        con.execute(DEFINITIONS_SQL.read_text(encoding="utf-8"))
+        return con
+
+    def _create_table_view(self, con: duckdb.DuckDBPyConnection, table: Table, files: list[Path]) -> None:
+        # Columns are cast to the contract's types so a Hive partition like cycle_id=2025
+        # stays text; paths go through the relational API, never into SQL text.
+        if not files:
+            columns = ", ".join(f"CAST(NULL AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
+            con.execute(f"CREATE VIEW {table.name} AS SELECT {columns} WHERE false")
+            return
+        try:
+            relation = con.read_parquet(
+                [str(f) for f in files], hive_partitioning=True, union_by_name=True
+            )
+        except duckdb.Error as exc:
+            raise DatasetError(
+                f"{self.path}: cannot read table {table.name} ({_first_line(exc)}). "
+                "Check that its Parquet files are complete; re-export or re-import them."
+            ) from None
+        available = set(relation.columns)
+        absent = [c.name for c in table.columns if c.name not in available]
+        if absent:
+            raise DatasetError(
+                f"{self.path}: table {table.name} lacks column(s) {', '.join(absent)}. "
+                f"The contract's columns are: {', '.join(table.column_names)} (see docs/data-contract.md)."
+            )
+        columns = ", ".join(f"CAST({c.name} AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
+        relation.project(columns).create_view(table.name)
+
+
+def _create_policy_tables(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
+    """The policy as small tables, so SQL joins on it rather than having values spliced in."""
+    con.execute("CREATE TABLE policy_grades (grade VARCHAR, grade_rank INTEGER, target_share DOUBLE)")
+    con.executemany(
+        "INSERT INTO policy_grades VALUES ($1, $2, $3)",
+        [[g, i, policy.target_shares[g]] for i, g in enumerate(policy.grades)],
+    )
+    con.execute("CREATE TABLE policy_dimension_weights (dimension VARCHAR, weight DOUBLE)")
+    con.executemany("INSERT INTO policy_dimension_weights VALUES ($1, $2)", list(map(list, policy.dimension_weights.items())))
+    con.execute("CREATE TABLE policy_rater_weights (rater_role VARCHAR, weight DOUBLE)")
+    con.executemany("INSERT INTO policy_rater_weights VALUES ($1, $2)", list(map(list, policy.rater_role_weights.items())))
+    con.execute(
+        "CREATE TABLE policy_settings (attainment_cap DOUBLE, score_min DOUBLE, score_max DOUBLE,"
+        " min_group_size INTEGER, appeal_service_target_days INTEGER)"
+    )
+    con.execute(
+        "INSERT INTO policy_settings VALUES ($1, $2, $3, $4, $5)",
+        [policy.attainment_cap, policy.score_min, policy.score_max, policy.min_group_size, policy.appeal_service_target_days],
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def open_dataset(path: str | Path) -> Dataset:
+    """Open a dataset folder; raises DatasetError with a fix when it is not one."""
+    path = Path(path).expanduser().resolve()
+    if not path.exists():
+        raise DatasetError(f"{path}: no such folder. Point --data (or GRADELENS_DATA) at a dataset folder, or create one with `gradelens demo --out {path}`.")
+    if not path.is_dir():
+        raise DatasetError(f"{path}: is a file, not a dataset folder. A dataset is a folder of <table>.parquet files.")
+    if not is_dataset(path):
+        raise DatasetError(
+            f"{path}: not a dataset: it holds none of the tables {', '.join(TABLES)} as <table>.parquet "
+            "or <table>/*.parquet. See docs/data-contract.md, or create demo data with `gradelens demo`."
+        )
+    files = {name: table_files(path, name) for name in TABLES}
+    return Dataset(path=path, policy=load_policy(path), files=files, fingerprint=fingerprint(path))

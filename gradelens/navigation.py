@@ -1,0 +1,18 @@
+"""The app's pages, in menu order. app.py builds the navigation from this list and the tests
+walk it, so a page added here is rendered by every page test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str  # relative to the project root
+    title: str
+    icon: str
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("pages/overview.py", "Overview", ":material/dashboard:"),
+)

@@ -1,0 +1,323 @@
+"""Named queries: one question each, in `queries/<name>.sql` or as a registered Python analysis.
+
+A SQL file opens with a header of comment lines:
+
+    -- How well did each department attain its goals in a cycle?
+    -- Any further lines of description.
+    -- @param cycle cycle=latest  The performance cycle.
+    -- @param stage choice(proposed|final)=final  Which grades to count.
+    -- @needs employees, goals, kpi_actuals
+    -- @returns department_id, department, employees, attainment
+
+Parameter types: `cycle` (a cycle_id of the dataset; default `latest`), `text`, `date`
+(YYYY-MM-DD), `int`, `number`, `choice(a|b|...)`. `=null` makes a parameter optional with
+no value. Values are bound by DuckDB as `$name`; the SQL's `$names` must be exactly the
+declared parameters, checked when the file is loaded.
+
+Statistics that SQL cannot express well live in the package as Python functions over query
+results, registered with `python_query`, so the CLI and pages reach them the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from gradelens.contract import TABLES
+from gradelens.dataset import Dataset
+from gradelens.errors import DatasetError, QueryError
+
+QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
+
+# Modules whose import registers Python-backed named queries.
+PYTHON_QUERY_MODULES: tuple[str, ...] = ()
+
+REQUIRED = object()
+LATEST = "latest"
+MAX_TEXT_LENGTH = 200
+
+_PARAM_LINE = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*)\s+(?P<type>cycle|text|date|int|number|choice\([^)]*\))(?:=(?P<default>\S+))?\s*(?P<description>.*)$")
+_SQL_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    default: object = REQUIRED
+    description: str = ""
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        if not self.type.startswith("choice("):
+            return ()
+        return tuple(c.strip() for c in self.type[len("choice(") : -1].split("|") if c.strip())
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> Param:
+        match = _PARAM_LINE.match(text.strip())
+        if not match:
+            raise QueryError(f"{where}: cannot read parameter line '@param {text.strip()}'; write '@param NAME TYPE[=DEFAULT] description'.")
+        name, type_, raw_default = match["name"], match["type"], match["default"]
+        param = cls(name, type_, REQUIRED, match["description"].strip())
+        if raw_default is None:
+            return param
+        if raw_default == "null":
+            default: object = None
+        elif type_ == "cycle" and raw_default == LATEST:
+            default = LATEST
+        else:
+            default = param.coerce(raw_default, where)
+        return cls(name, type_, default, param.description)
+
+    def coerce(self, value: object, where: str) -> object:
+        """Turn a value (often text from a URL or the command line) into this parameter's type."""
+        if value is None:
+            return None
+        problem = f"{where}: parameter {self.name}"
+        if self.type in ("cycle", "text"):
+            text = str(value)
+            if len(text) > MAX_TEXT_LENGTH:
+                raise QueryError(f"{problem} is {len(text)} characters long; at most {MAX_TEXT_LENGTH} are accepted.")
+            return text
+        if self.type == "date":
+            if isinstance(value, dt.datetime):
+                return value.date()
+            if isinstance(value, dt.date):
+                return value
+            try:
+                return dt.date.fromisoformat(str(value))
+            except ValueError:
+                raise QueryError(f"{problem} must be a date as YYYY-MM-DD, found {value!r}.") from None
+        if self.type == "int":
+            try:
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError
+                return int(value)
+            except (TypeError, ValueError):
+                raise QueryError(f"{problem} must be a whole number, found {value!r}.") from None
+        if self.type == "number":
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = math.nan
+            if not math.isfinite(number):
+                raise QueryError(f"{problem} must be a finite number, found {value!r}.")
+            return number
+        choices = self.choices
+        if str(value) not in choices:
+            raise QueryError(f"{problem} must be one of {', '.join(choices)}; found {value!r}.")
+        return str(value)
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    description: str
+    params: tuple[Param, ...]
+    needs: tuple[str, ...]
+    returns: tuple[str, ...]
+    sql: str | None = None
+    function: Callable[..., pd.DataFrame] | None = field(default=None, compare=False)
+
+    @property
+    def summary(self) -> str:
+        return self.description.splitlines()[0] if self.description else ""
+
+    def param(self, name: str) -> Param:
+        for param in self.params:
+            if param.name == name:
+                return param
+        raise KeyError(name)
+
+
+def parse_header(text: str, where: str) -> tuple[str, tuple[Param, ...], tuple[str, ...], tuple[str, ...]]:
+    """Read description, parameters, needed tables and returned columns from comment lines."""
+    description: list[str] = []
+    params: list[Param] = []
+    needs: tuple[str, ...] = ()
+    returns: tuple[str, ...] = ()
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("--"):
+            break
+        body = stripped[2:].strip()
+        if body.startswith("@param "):
+            params.append(Param.parse(body[len("@param ") :], where))
+        elif body.startswith("@needs "):
+            needs = tuple(t.strip() for t in body[len("@needs ") :].split(",") if t.strip())
+        elif body.startswith("@returns "):
+            returns = tuple(c.strip() for c in body[len("@returns ") :].split(",") if c.strip())
+        elif body.startswith("@"):
+            raise QueryError(f"{where}: unknown header tag '{body.split()[0]}'; use @param, @needs or @returns.")
+        elif body:
+            description.append(body)
+    unknown = [t for t in needs if t not in TABLES]
+    if unknown:
+        raise QueryError(f"{where}: @needs names unknown table(s) {', '.join(unknown)}.")
+    if not description:
+        raise QueryError(f"{where}: the header must open with a comment saying what question the query answers.")
+    return "\n".join(description), tuple(params), needs, returns
+
+
+def sql_parameter_names(sql: str) -> set[str]:
+    """The `$name` parameters a SQL text uses, ignoring comments and string literals."""
+    code: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        if sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        elif sql[i] in "'\"":
+            quote, i = sql[i], i + 1
+            while i < n and not (sql[i] == quote and not sql.startswith(quote * 2, i)):
+                i += 2 if sql.startswith(quote * 2, i) else 1
+            i += 1
+            code.append(" ")
+        else:
+            code.append(sql[i])
+            i += 1
+    return set(_SQL_PARAM.findall("".join(code)))
+
+
+def load_sql_query(path: Path) -> NamedQuery:
+    text = path.read_text(encoding="utf-8")
+    where = f"queries/{path.name}"
+    description, params, needs, returns = parse_header(text, where)
+    declared = {p.name for p in params}
+    used = sql_parameter_names(text)
+    if used != declared:
+        raise QueryError(
+            f"{where}: parameters used in the SQL ({', '.join(sorted(used)) or 'none'}) differ from "
+            f"those declared with @param ({', '.join(sorted(declared)) or 'none'})."
+        )
+    return NamedQuery(path.stem, description, params, needs, returns, sql=text)
+
+
+_PYTHON_QUERIES: dict[str, NamedQuery] = {}
+
+
+def python_query(header: str) -> Callable[[Callable[..., pd.DataFrame]], Callable[..., pd.DataFrame]]:
+    """Register `function(dataset, **params) -> DataFrame` as a named query.
+
+    `header` uses the same comment syntax as a SQL file's header; the function's name is
+    the query's name.
+    """
+
+    def register(function: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
+        where = f"{function.__module__}.{function.__name__}"
+        description, params, needs, returns = parse_header(header, where)
+        _PYTHON_QUERIES[function.__name__] = NamedQuery(
+            function.__name__, description, params, needs, returns, function=function
+        )
+        return function
+
+    return register
+
+
+def all_queries() -> dict[str, NamedQuery]:
+    """Every named query, SQL files and Python analyses, by name."""
+    for module in PYTHON_QUERY_MODULES:
+        importlib.import_module(module)
+    queries = {path.stem: load_sql_query(path) for path in sorted(QUERIES_DIR.glob("*.sql"))}
+    clash = set(queries) & set(_PYTHON_QUERIES)
+    if clash:
+        raise QueryError(f"named queries defined both in SQL and Python: {', '.join(sorted(clash))}.")
+    queries.update(_PYTHON_QUERIES)
+    return dict(sorted(queries.items()))
+
+
+def get_query(name: str) -> NamedQuery:
+    queries = all_queries()
+    if name not in queries:
+        close = [q for q in queries if name.lower() in q or q in name.lower()]
+        hint = f" Did you mean {', '.join(close)}?" if close else " Run `gradelens queries` to list them."
+        raise QueryError(f"unknown query '{name}'.{hint}")
+    return queries[name]
+
+
+def bind_params(dataset: Dataset, query: NamedQuery, given: Mapping[str, object]) -> dict[str, object]:
+    """Check and convert parameters: unknown names, missing required ones and bad values fail."""
+    declared = {p.name for p in query.params}
+    unknown = sorted(set(given) - declared)
+    if unknown:
+        takes = ", ".join(sorted(declared)) or "no parameters"
+        raise QueryError(f"query {query.name}: unknown parameter(s) {', '.join(unknown)}; it takes {takes}.")
+    bound: dict[str, object] = {}
+    for param in query.params:
+        if param.name in given and given[param.name] not in ("", None):
+            value = param.coerce(given[param.name], f"query {query.name}")
+        elif param.required:
+            raise QueryError(f"query {query.name}: parameter {param.name} is required ({param.description or param.type}).")
+        else:
+            value = param.default
+        if param.type == "cycle" and value is not None:
+            value = resolve_cycle(dataset, value, f"query {query.name}")
+        bound[param.name] = value
+    return bound
+
+
+def cycle_ids(dataset: Dataset) -> list[str]:
+    """The dataset's cycles, oldest first.
+
+    Without a cycles table (a grades-only export, say) the cycle ids found in the other
+    tables stand in, in id order.
+    """
+    con = dataset.cursor()
+    if "cycles" in dataset.present:
+        return [r[0] for r in con.execute("SELECT cycle_id FROM cycles ORDER BY start_date, cycle_id").fetchall()]
+    with_cycle = [t for t in dataset.present if "cycle_id" in TABLES[t].column_names]
+    if not with_cycle:
+        return []
+    union = " UNION ".join(f"SELECT DISTINCT cycle_id FROM {t}" for t in with_cycle)  # contract table names
+    return [r[0] for r in con.execute(f"SELECT cycle_id FROM ({union}) WHERE cycle_id IS NOT NULL ORDER BY cycle_id").fetchall()]
+
+
+def resolve_cycle(dataset: Dataset, value: object, where: str) -> str:
+    known = cycle_ids(dataset)
+    if not known:
+        raise DatasetError(f"{dataset.path}: the dataset has no cycles, so {where} cannot run. Add cycles.parquet (see docs/data-contract.md).")
+    if value == LATEST:
+        return known[-1]
+    if value not in known:
+        raise QueryError(f"{where}: unknown cycle {value!r}; the dataset has {', '.join(known)}.")
+    return str(value)
+
+
+def run_query(dataset: Dataset, name: str, params: Mapping[str, object] | None = None) -> pd.DataFrame:
+    """Run a named query on a dataset with checked, bound parameters."""
+    query = get_query(name)
+    missing = [t for t in query.needs if t in dataset.missing]
+    if missing:
+        raise DatasetError(
+            f"query {name} needs the table(s) {', '.join(missing)}, which dataset {dataset.path} lacks. "
+            "Add them (see docs/data-contract.md) or import them with `gradelens import`."
+        )
+    bound = bind_params(dataset, query, params or {})
+    if query.function is not None:
+        return query.function(dataset, **bound)
+    try:
+        return dataset.cursor().execute(query.sql, bound).df()
+    except duckdb.Error as exc:
+        # Reading a damaged file or a value that breaks a cast surfaces here, not at open.
+        raise DatasetError(
+            f"query {name} failed on dataset {dataset.path}: {str(exc).strip().splitlines()[0]}. "
+            "Run `gradelens validate` on the dataset to find the data that breaks it."
+        ) from None

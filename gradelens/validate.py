@@ -1,0 +1,205 @@
+"""Check a dataset against the data contract (docs/data-contract.md).
+
+Each rule is a SQL query over the dataset's views that returns the offending rows as
+(row_key, found); a violation names the table, the row, the rule and how to fix it.
+Identifiers come from the contract, never from the data; values are compared in SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from gradelens.contract import (
+    APPEAL_STATUSES,
+    DIMENSIONS,
+    DIRECTIONS,
+    OWNER_TYPES,
+    RATER_ROLES,
+    TABLES,
+    UNIT_TYPES,
+)
+from gradelens.dataset import Dataset
+
+
+@dataclass(frozen=True)
+class Violation:
+    table: str
+    row_key: str
+    rule: str
+    found: str
+    fix: str
+
+    def line(self) -> str:
+        found = f" (found: {self.found})" if self.found else ""
+        return f"{self.table} [{self.row_key}]: {self.rule}{found}. Fix: {self.fix}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    table: str
+    rule: str
+    fix: str
+    sql: str  # SELECT row_key, found ... : the rows that break the rule
+
+
+def _key_expr(table: str, alias: str = "t") -> str:
+    return " || ' / ' || ".join(f"coalesce(CAST({alias}.{k} AS VARCHAR), 'NULL')" for k in TABLES[table].key)
+
+
+def _allowed(table: str, column: str, values: tuple[str, ...], nullable: bool = False) -> Rule:
+    listed = ", ".join(f"'{v}'" for v in values)  # contract constants, not data
+    null_ok = f"t.{column} IS NOT NULL AND " if nullable else ""
+    return Rule(
+        table,
+        f"{column} must be one of {', '.join(values)}",
+        f"map the value to one of {', '.join(values)}",
+        f"SELECT {_key_expr(table)}, CAST(t.{column} AS VARCHAR) FROM {table} t WHERE {null_ok}(t.{column} IS NULL OR t.{column} NOT IN ({listed}))",
+    )
+
+
+def _grade_rule(table: str, column: str, nullable: bool) -> Rule:
+    null_ok = f"t.{column} IS NOT NULL AND " if nullable else ""
+    return Rule(
+        table,
+        f"{column} must be a grade of the policy",
+        "use the policy's grades (policy.toml `grades`, default S, A, B, C, D) or change the policy",
+        f"SELECT {_key_expr(table)}, CAST(t.{column} AS VARCHAR) FROM {table} t "
+        f"WHERE {null_ok}(t.{column} IS NULL OR t.{column} NOT IN (SELECT grade FROM policy_grades))",
+    )
+
+
+def _not_null_rules() -> list[Rule]:
+    rules = []
+    for table in TABLES.values():
+        for column in table.columns:
+            if not column.nullable:
+                rules.append(
+                    Rule(
+                        table.name,
+                        f"{column.name} must not be empty",
+                        f"fill in {column.name} for every row",
+                        f"SELECT {_key_expr(table.name)}, NULL FROM {table.name} t WHERE t.{column.name} IS NULL",
+                    )
+                )
+    return rules
+
+
+def _key_rules() -> list[Rule]:
+    rules = []
+    for table in TABLES.values():
+        keys = ", ".join(table.key)
+        rules.append(
+            Rule(
+                table.name,
+                f"({keys}) must be unique",
+                "remove or merge the duplicate rows",
+                f"SELECT {_key_expr(table.name)}, count(*) || ' rows' FROM {table.name} t GROUP BY ALL HAVING count(*) > 1",
+            )
+        )
+    return rules
+
+
+def _employee_exists(table: str, column: str, extra: str = "") -> Rule:
+    return Rule(
+        table,
+        f"{column} must be an employee of the same cycle",
+        f"add the employee to employees.parquet for that cycle, or correct {column}",
+        f"SELECT {_key_expr(table)}, t.{column} FROM {table} t WHERE t.{column} IS NOT NULL {extra} AND NOT EXISTS "
+        f"(SELECT 1 FROM employees e WHERE e.cycle_id = t.cycle_id AND e.employee_id = t.{column})",
+    )
+
+
+def _cycle_exists(table: str) -> Rule:
+    return Rule(
+        table,
+        "cycle_id must be a cycle in cycles",
+        "add the cycle to cycles.parquet or correct cycle_id",
+        f"SELECT {_key_expr(table)}, t.cycle_id FROM {table} t WHERE t.cycle_id IS NOT NULL AND t.cycle_id NOT IN (SELECT cycle_id FROM cycles)",
+    )
+
+
+def rules() -> list[Rule]:
+    """Every contract rule, in the order they are reported."""
+    return [
+        *_not_null_rules(),
+        *_key_rules(),
+        Rule("cycles", "start_date must be before end_date", "swap or correct the dates",
+             "SELECT t.cycle_id, t.start_date || ' .. ' || t.end_date FROM cycles t WHERE t.start_date >= t.end_date"),
+        _allowed("org_units", "unit_type", UNIT_TYPES),
+        Rule("org_units", "there must be exactly one company root (unit_type company, no parent)",
+             "give the top unit unit_type 'company' and no parent_unit_id, and give every other unit a parent",
+             "SELECT string_agg(t.unit_id, ', ') , count(*) || ' roots' FROM org_units t WHERE t.parent_unit_id IS NULL "
+             "HAVING count(*) <> 1 OR bool_or(t.unit_type <> 'company') "
+             "UNION ALL SELECT '(none)', 'no root' FROM (SELECT count(*) n FROM org_units) c, (SELECT count(*) r FROM org_units WHERE parent_unit_id IS NULL) r WHERE c.n > 0 AND r.r = 0"),
+        Rule("org_units", "parent_unit_id must be an existing unit", "correct parent_unit_id or add the parent unit",
+             "SELECT t.unit_id, t.parent_unit_id FROM org_units t WHERE t.parent_unit_id IS NOT NULL AND t.parent_unit_id NOT IN (SELECT unit_id FROM org_units)"),
+        Rule("org_units", "the units must form a tree (no unit is its own ancestor)", "break the loop in parent_unit_id",
+             "WITH RECURSIVE up(unit_id, ancestor, depth) AS (SELECT unit_id, parent_unit_id, 1 FROM org_units WHERE parent_unit_id IS NOT NULL "
+             "UNION ALL SELECT up.unit_id, o.parent_unit_id, up.depth + 1 FROM up JOIN org_units o ON o.unit_id = up.ancestor "
+             "WHERE o.parent_unit_id IS NOT NULL AND up.depth < 64 AND up.ancestor <> up.unit_id) "
+             "SELECT DISTINCT unit_id, 'loop' FROM up WHERE ancestor = unit_id"),
+        _cycle_exists("employees"),
+        Rule("employees", "unit_id must be an existing org unit", "correct unit_id or add the unit to org_units",
+             "SELECT " + _key_expr("employees") + ", t.unit_id FROM employees t WHERE t.unit_id NOT IN (SELECT unit_id FROM org_units)"),
+        _employee_exists("employees", "manager_id"),
+        _cycle_exists("goals"),
+        _allowed("goals", "owner_type", OWNER_TYPES),
+        _allowed("goals", "direction", DIRECTIONS),
+        Rule("goals", "target must be greater than 0", "set a positive target (a lower-is-better KPI keeps a positive target)",
+             "SELECT t.goal_id, CAST(t.target AS VARCHAR) FROM goals t WHERE t.target <= 0"),
+        Rule("goals", "weight must be greater than 0 and at most 1", "express weights as shares of 1, e.g. 0.3",
+             "SELECT t.goal_id, CAST(t.weight AS VARCHAR) FROM goals t WHERE t.weight <= 0 OR t.weight > 1"),
+        Rule("goals", "parent_goal_id must be a goal of the same cycle", "correct parent_goal_id or leave it empty",
+             "SELECT t.goal_id, t.parent_goal_id FROM goals t WHERE t.parent_goal_id IS NOT NULL AND NOT EXISTS "
+             "(SELECT 1 FROM goals p WHERE p.goal_id = t.parent_goal_id AND p.cycle_id = t.cycle_id)"),
+        Rule("goals", "owner_id must be an existing owner of owner_type", "correct owner_id: an employee of the cycle, or an org unit of that type",
+             "SELECT t.goal_id, t.owner_type || ' ' || t.owner_id FROM goals t WHERE t.owner_type IN ('company', 'department', 'team') "
+             "AND NOT EXISTS (SELECT 1 FROM org_units o WHERE o.unit_id = t.owner_id AND o.unit_type = t.owner_type) "
+             "UNION ALL SELECT t.goal_id, 'employee ' || t.owner_id FROM goals t WHERE t.owner_type = 'employee' "
+             "AND NOT EXISTS (SELECT 1 FROM employees e WHERE e.employee_id = t.owner_id AND e.cycle_id = t.cycle_id)"),
+        Rule("kpi_actuals", "goal_id must be an existing goal", "correct goal_id or add the goal",
+             "SELECT " + _key_expr("kpi_actuals") + ", t.goal_id FROM kpi_actuals t WHERE t.goal_id NOT IN (SELECT goal_id FROM goals)"),
+        _cycle_exists("ratings"),
+        _allowed("ratings", "rater_role", RATER_ROLES),
+        _allowed("ratings", "dimension", DIMENSIONS),
+        Rule("ratings", "score must be inside the policy's score scale", "rescale scores to the policy's scale (policy.toml [score_scale])",
+             "SELECT " + _key_expr("ratings") + ", CAST(t.score AS VARCHAR) FROM ratings t, policy_settings p WHERE t.score < p.score_min OR t.score > p.score_max"),
+        _employee_exists("ratings", "ratee_id"),
+        _employee_exists("ratings", "rater_id", "AND t.rater_role <> 'customer'"),
+        _cycle_exists("grades"),
+        _employee_exists("grades", "employee_id"),
+        _grade_rule("grades", "proposed_grade", False),
+        _grade_rule("grades", "final_grade", True),
+        _cycle_exists("appeals"),
+        _employee_exists("appeals", "employee_id"),
+        _allowed("appeals", "status", APPEAL_STATUSES),
+        Rule("appeals", "resolved_on must be set unless the appeal is open, and empty while open",
+             "set resolved_on for resolved appeals, clear it for open ones",
+             "SELECT t.appeal_id, t.status || ' / ' || coalesce(CAST(t.resolved_on AS VARCHAR), 'NULL') FROM appeals t "
+             "WHERE (t.status <> 'open' AND t.resolved_on IS NULL) OR (t.status = 'open' AND t.resolved_on IS NOT NULL)"),
+        Rule("appeals", "resolved_on must not be before filed_on", "correct the dates",
+             "SELECT t.appeal_id, t.filed_on || ' > ' || t.resolved_on FROM appeals t WHERE t.resolved_on < t.filed_on"),
+        _grade_rule("appeals", "grade_before", False),
+        _grade_rule("appeals", "grade_after", True),
+    ]
+
+
+def validate(dataset: Dataset, limit: int | None = None) -> list[Violation]:
+    """Every violation of the contract in a dataset (at most `limit` per rule when given)."""
+    con = dataset.cursor()
+    violations: list[Violation] = []
+    for rule in rules():
+        if rule.table in dataset.missing:
+            continue
+        sql = rule.sql if limit is None else f"SELECT * FROM ({rule.sql}) LIMIT {int(limit)}"
+        try:
+            rows = con.execute(sql).fetchall()
+        except duckdb.Error as exc:
+            rows = [("(table)", f"cannot be read as the contract's types: {str(exc).strip().splitlines()[0]}")]
+            violations.append(Violation(rule.table, rows[0][0], "columns must have the contract's types", rows[0][1],
+                                        "re-export the column with the type docs/data-contract.md gives"))
+            break
+        violations.extend(Violation(rule.table, str(key), rule.rule, "" if found is None else str(found), rule.fix) for key, found in rows)
+    return violations

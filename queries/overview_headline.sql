@@ -1,0 +1,29 @@
+-- What does a cycle look like at a glance: people, attainment, grading progress, open appeals?
+-- Filters narrow the employees counted; company_goal_attainment is always the company's own
+-- goals (the top of the cascade), whatever the filters.
+-- @param cycle cycle=latest  The performance cycle.
+-- @param department text=null  Only this department_id (default: all).
+-- @param region text=null  Only this region (default: all).
+-- @needs employees
+-- @returns employees, employees_with_attainment, attainment, company_goal_attainment, graded, calibrated, appeals, open_appeals
+WITH people AS (
+    SELECT employee_id
+    FROM employee_units
+    WHERE cycle_id = $cycle
+      AND ($department IS NULL OR department_id = $department)
+      AND ($region IS NULL OR region = $region)
+),
+attained AS (
+    SELECT o.attainment
+    FROM owner_attainment($cycle, NULL) AS o
+    JOIN people ON o.owner_type = 'employee' AND o.owner_id = people.employee_id
+)
+SELECT
+    (SELECT count(*) FROM people) AS employees,
+    (SELECT count(*) FROM attained) AS employees_with_attainment,
+    (SELECT avg(attainment) FROM attained) AS attainment,
+    (SELECT avg(attainment) FROM owner_attainment($cycle, NULL) WHERE owner_type = 'company') AS company_goal_attainment,
+    (SELECT count(*) FROM grades AS g JOIN people USING (employee_id) WHERE g.cycle_id = $cycle) AS graded,
+    (SELECT count(final_grade) FROM grades AS g JOIN people USING (employee_id) WHERE g.cycle_id = $cycle) AS calibrated,
+    (SELECT count(*) FROM appeals AS a JOIN people USING (employee_id) WHERE a.cycle_id = $cycle) AS appeals,
+    (SELECT count(*) FROM appeals AS a JOIN people USING (employee_id) WHERE a.cycle_id = $cycle AND a.status = 'open') AS open_appeals;

@@ -1,0 +1,100 @@
+"""The named-query layer: headers, parameter checks and binding, errors for people."""
+
+import datetime as dt
+
+import pytest
+
+from gradelens.errors import DatasetError, QueryError
+from gradelens.queries import Param, all_queries, load_sql_query, parse_header, run_query, sql_parameter_names
+from tests.tiny_company import tiny_company_tables, write_dataset
+from gradelens.dataset import open_dataset
+
+
+def test_every_query_file_loads_with_a_description_and_declared_parameters():
+    queries = all_queries()
+    assert {"overview_headline", "grade_mix", "cycle_list"} <= set(queries)
+    for query in queries.values():
+        assert query.summary, query.name
+        assert query.returns, f"{query.name} must say what columns it @returns"
+
+
+def test_every_query_returns_the_columns_its_header_promises(tiny):
+    for query in all_queries().values():
+        frame = run_query(tiny, query.name)
+        assert list(frame.columns)[: len(query.returns)] == list(query.returns), query.name
+
+
+def test_sql_parameter_names_ignore_comments_and_strings():
+    sql = "-- it's $x\nSELECT $a, 'it''s $b', \"$c\" /* $d */, $e -- $z"
+    assert sql_parameter_names(sql) == {"a", "e"}
+
+
+def test_a_query_file_whose_parameters_differ_from_its_header_is_refused(tmp_path):
+    path = tmp_path / "bad.sql"
+    path.write_text("-- A question.\n-- @param cycle cycle=latest  The cycle.\n-- @returns x\nSELECT $cycle, $region AS x")
+    with pytest.raises(QueryError, match="differ from those declared"):
+        load_sql_query(path)
+
+
+def test_a_header_without_a_question_is_refused():
+    with pytest.raises(QueryError, match="what question"):
+        parse_header("-- @returns x\nSELECT 1", "queries/x.sql")
+
+
+@pytest.mark.parametrize(
+    "line, value, expected",
+    [
+        ("as_of date=null  Until.", "2025-09-30", dt.date(2025, 9, 30)),
+        ("n int=3  Count.", "7", 7),
+        ("t number=0.25  Threshold.", "0.5", 0.5),
+        ("stage choice(proposed|final)=final  Stage.", "proposed", "proposed"),
+    ],
+)
+def test_parameters_convert_text_to_their_type(line, value, expected):
+    assert Param.parse(line, "here").coerce(value, "here") == expected
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"nope": "1"}, "unknown parameter"),
+        ({"cycle": "2031H1"}, "unknown cycle '2031H1'; the dataset has 2025H1, 2025H2"),
+        ({"stage": "draft"}, "must be one of proposed, final"),
+        ({"cycle": "x" * 500}, "at most 200"),
+    ],
+)
+def test_bad_parameters_get_a_message_that_says_what_to_do(tiny, params, message):
+    with pytest.raises(QueryError, match=message):
+        run_query(tiny, "grade_mix", params)
+
+
+def test_values_are_bound_not_spliced(tiny):
+    hostile = "D1' OR '1'='1"
+    row = run_query(tiny, "overview_headline", {"department": hostile}).iloc[0]
+    assert row.employees == 0
+
+
+def test_unknown_query_names_suggest_close_ones():
+    with pytest.raises(QueryError, match="Did you mean grade_mix"):
+        from gradelens.queries import get_query
+
+        get_query("grade_mi")
+
+
+def test_a_query_needing_a_missing_table_says_which(tmp_path):
+    tables = tiny_company_tables()
+    del tables["grades"]
+    dataset = open_dataset(write_dataset(tmp_path / "nogrades", tables))
+    assert dataset.missing == ("grades",)
+    with pytest.raises(DatasetError, match="needs the table\\(s\\) grades"):
+        run_query(dataset, "grade_mix")
+    assert run_query(dataset, "overview_headline").iloc[0].graded == 0  # the empty view keeps others running
+
+
+def test_a_dataset_of_grades_only_still_shows_its_grade_mix(tmp_path):
+    tables = {"grades": tiny_company_tables()["grades"]}
+    dataset = open_dataset(write_dataset(tmp_path / "gradesonly", tables))
+    mix = run_query(dataset, "grade_mix", {"stage": "proposed"})  # latest cycle taken from the grades
+    assert dict(zip(mix["grade"], mix["employees"])) == {"S": 1, "A": 1, "B": 2, "C": 1, "D": 0}
+    with pytest.raises(DatasetError, match="needs the table\\(s\\) employees"):
+        run_query(dataset, "overview_headline")
