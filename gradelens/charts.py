@@ -10,6 +10,8 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
+from gradelens.i18n import t
+
 # Best grade first; colour-blind-safe ramp from strong blue (S) to red (D).
 GRADE_COLORS = {"S": "#1f4e9c", "A": "#4a90c8", "B": "#9ab8ca", "C": "#f2a35e", "D": "#c8423b"}
 FALLBACK_GRADE_COLOR = "#888888"
@@ -61,17 +63,17 @@ def grade_mix_chart(mix: pd.DataFrame, title: str = "") -> go.Figure:
         x=mix["grade"],
         y=mix["share"],
         marker_color=[grade_color(g) for g in mix["grade"]],
-        name="Actual share",
+        name=t("overview.chart_actual"),
         customdata=mix[["employees"]],
-        hovertemplate="Grade %{x}<br>%{y:.1%} of graded (%{customdata[0]} people)<extra></extra>",
+        hovertemplate=t("overview.chart_hover_actual") + "<extra></extra>",
     )
     fig.add_scatter(
         x=mix["grade"],
         y=mix["target_share"],
         mode="markers",
         marker=dict(symbol="line-ew-open", size=40, line=dict(width=3, color=TARGET_COLOR)),
-        name="Guideline",
-        hovertemplate="Guideline for %{x}: %{y:.0%}<extra></extra>",
+        name=t("overview.chart_guideline"),
+        hovertemplate=t("overview.chart_hover_guideline") + "<extra></extra>",
     )
     fig.update_yaxes(tickformat=".0%", title=None, rangemode="tozero")
     fig.update_xaxes(title=None, type="category")

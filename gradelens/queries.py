@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import math
+import pkgutil
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,8 +38,8 @@ from gradelens.errors import DatasetError, QueryError
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
 
-# Modules whose import registers Python-backed named queries.
-PYTHON_QUERY_MODULES: tuple[str, ...] = ()
+# Every module of this package is imported to register its Python-backed named queries.
+PYTHON_QUERY_PACKAGE = "gradelens.analyses"
 
 REQUIRED = object()
 LATEST = "latest"
@@ -234,8 +235,9 @@ def python_query(header: str) -> Callable[[Callable[..., pd.DataFrame]], Callabl
 
 def all_queries() -> dict[str, NamedQuery]:
     """Every named query, SQL files and Python analyses, by name."""
-    for module in PYTHON_QUERY_MODULES:
-        importlib.import_module(module)
+    package = importlib.import_module(PYTHON_QUERY_PACKAGE)
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{PYTHON_QUERY_PACKAGE}.{module.name}")
     queries = {path.stem: load_sql_query(path) for path in sorted(QUERIES_DIR.glob("*.sql"))}
     clash = set(queries) & set(_PYTHON_QUERIES)
     if clash:

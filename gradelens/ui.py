@@ -16,15 +16,17 @@ import streamlit as st
 from gradelens.config import DEMO_DIR, available_datasets, configured_data_dir, ensure_demo_dataset
 from gradelens.dataset import Dataset, fingerprint, open_dataset
 from gradelens.errors import GradelensError
+from gradelens.i18n import LANGUAGES, normalise, t
 from gradelens.queries import cycle_ids, run_query
 
 # URL keys for the sidebar filters; a copied URL reopens the same view on any page.
-URL_KEYS = ("data", "cycle", "department", "region")
+URL_KEYS = ("lang", "data", "cycle", "department", "region")
 ALL = ""  # the "no filter" value of department and region
 
 
 @dataclass(frozen=True)
 class Filters:
+    lang: str
     data: str
     cycle: str | None
     department: str | None
@@ -36,7 +38,7 @@ class Filters:
         return {"cycle": self.cycle, "department": self.department, "region": self.region}
 
     def url_params(self) -> dict[str, str]:
-        values = {"data": self.data, "cycle": self.cycle, "department": self.department, "region": self.region}
+        values = {"lang": self.lang, "data": self.data, "cycle": self.cycle, "department": self.department, "region": self.region}
         return {k: v for k, v in values.items() if v}
 
 
@@ -80,10 +82,10 @@ def query(name: str, **params: object) -> pd.DataFrame | None:
         return None
 
 
-def download(frame: pd.DataFrame, file_stem: str, label: str = "Download CSV") -> None:
+def download(frame: pd.DataFrame, file_stem: str, label: str | None = None) -> None:
     """A CSV download (UTF-8 with BOM, so Excel opens Chinese text correctly)."""
     st.download_button(
-        label,
+        label or t("common.download_csv"),
         frame.to_csv(index=False).encode("utf-8-sig"),
         file_name=f"{file_stem}.csv",
         mime="text/csv",
@@ -96,21 +98,17 @@ def explain_missing(dataset: Dataset, needs: tuple[str, ...], what: str) -> bool
     """Say which tables a section lacks; True when all are present."""
     missing = [t for t in needs if t in dataset.missing]
     if missing:
-        st.info(
-            f"{what} needs the table(s) {', '.join(missing)}, which this dataset does not have. "
-            "Add them to the dataset folder (see docs/data-contract.md) to see this.",
-            icon=":material/table_view:",
-        )
+        st.info(t("common.missing_tables", what=what, tables=", ".join(missing)), icon=":material/table_view:")
     return not missing
 
 
 def _ensure_demo() -> None:
     if configured_data_dir() != DEMO_DIR or (DEMO_DIR.is_dir() and any(DEMO_DIR.iterdir())):
         return
-    with st.status("Creating the demo company dataset (first start only)…", expanded=True) as status:
+    with st.status(t("common.creating_demo"), expanded=True) as status:
         bar = st.progress(0.0)
         ensure_demo_dataset(lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
-        status.update(label="Demo dataset ready.", state="complete", expanded=False)
+        status.update(label=t("common.demo_ready"), state="complete", expanded=False)
 
 
 def _choose(key: str, options: list[str], url_value: str | None, default: str) -> None:
@@ -127,13 +125,21 @@ def sidebar_filters() -> Filters:
     Every page calls this first (not app.py: AppTest reruns a page without its entry point).
     When no dataset can be opened it explains why and stops the page.
     """
-    _ensure_demo()
     url = st.query_params
+    _choose("lang", list(LANGUAGES), url.get("lang"), normalise(st.context.locale))
+    with st.sidebar:
+        st.segmented_control(
+            t("common.sidebar_language"), list(LANGUAGES), key="lang",
+            format_func=lambda code: {"en": "English", "zh": "中文"}[code],
+        )
+    if st.session_state.get("lang") not in LANGUAGES:  # a segmented control can be cleared
+        st.session_state["lang"] = normalise(st.context.locale)
+    _ensure_demo()
     datasets = available_datasets()
     names = list(datasets)
     _choose("filter_data", names, url.get("data"), names[0])
     with st.sidebar:
-        st.selectbox("Dataset", names, key="filter_data", help="Dataset folders under data/, and GRADELENS_DATA when set.")
+        st.selectbox(t("common.sidebar_dataset"), names, key="filter_data", help=t("common.sidebar_dataset_help"))
     try:
         dataset = dataset_for(datasets[st.session_state["filter_data"]])
     except GradelensError as exc:
@@ -152,26 +158,31 @@ def sidebar_filters() -> Filters:
 
     cycle = None
     department = region = None
+    departments: dict[str, str] = {}
     with st.sidebar:
         if known_cycles:
             _choose("filter_cycle", known_cycles, url.get("cycle"), known_cycles[-1])
-            cycle = st.selectbox("Cycle", known_cycles, key="filter_cycle", format_func=lambda c: cycle_names.get(c, c))
+            cycle = st.selectbox(t("common.sidebar_cycle"), known_cycles, key="filter_cycle", format_func=lambda c: cycle_names.get(c, c))
             departments = _options(dataset, "department_list", cycle, "department_id", "department")
             regions = _options(dataset, "region_list", cycle, "region", "region")
             _choose("filter_department", [ALL, *departments], url.get("department"), ALL)
             _choose("filter_region", [ALL, *regions], url.get("region"), ALL)
             department = st.selectbox(
-                "Department", [ALL, *departments], key="filter_department",
-                format_func=lambda d: "All departments" if d == ALL else departments.get(d, d),
+                t("common.sidebar_department"), [ALL, *departments], key="filter_department",
+                format_func=lambda d: t("common.all_departments") if d == ALL else departments.get(d, d),
             ) or None
             region = st.selectbox(
-                "Region", [ALL, *regions], key="filter_region",
-                format_func=lambda r: "All regions" if r == ALL else r,
+                t("common.sidebar_region"), [ALL, *regions], key="filter_region",
+                format_func=lambda r: t("common.all_regions") if r == ALL else r,
             ) or None
         else:
-            st.caption("This dataset has no cycles, so there is nothing to filter by.")
+            st.caption(t("common.no_cycles"))
 
-    selection = Filters(st.session_state["filter_data"], cycle, department, region)
+    selection = Filters(st.session_state["lang"], st.session_state["filter_data"], cycle, department, region)
+    st.session_state["filter_labels"] = {
+        "department": departments.get(department, department) if department else t("common.all_departments"),
+        "region": region or t("common.all_regions"),
+    }
     st.session_state["gradelens_filters"] = selection
     # Written back every run: switching pages clears the URL, and this restores it.
     wanted = selection.url_params()
@@ -189,6 +200,18 @@ def _options(dataset: Dataset, name: str, cycle: str, value_column: str, label_c
     except GradelensError:
         return {}
     return dict(zip(frame[value_column], frame[label_column]))
+
+
+def caption(selection: Filters) -> None:
+    """The line under a page title that says what is being looked at."""
+    labels = st.session_state.get("filter_labels", {})
+    st.caption(t("common.caption_scope", dataset=selection.data, cycle=selection.cycle or "–",
+                 department=labels.get("department", ""), region=labels.get("region", "")))
+
+
+def explain_dataset_gaps(dataset: Dataset) -> None:
+    if dataset.missing:
+        st.info(t("common.dataset_lacks", tables=", ".join(dataset.missing)), icon=":material/table_view:")
 
 
 def link_params() -> dict[str, str]:

@@ -15,3 +15,9 @@ def tiny_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny(tiny_dir) -> Dataset:
     return open_dataset(tiny_dir)
+
+
+@pytest.fixture(autouse=True)
+def strict_messages(monkeypatch):
+    """A text missing from the message catalog fails the test instead of showing its key."""
+    monkeypatch.setenv("GRADELENS_I18N_STRICT", "1")

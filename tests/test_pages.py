@@ -25,9 +25,10 @@ def on_tiny(monkeypatch, tiny_dir):
     return tiny_dir
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("page", PAGES, ids=[p.title for p in PAGES])
-def test_every_page_renders_on_the_tiny_company(on_tiny, page):
-    at = page_test(page.path)
+def test_every_page_renders_on_the_tiny_company_in_both_languages(on_tiny, page, lang):
+    at = page_test(page.path, lang=lang)  # strict catalog: a missing message fails here
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
 
@@ -60,6 +61,12 @@ def test_the_overview_shows_the_hand_computed_headline(on_tiny):
     assert metrics["Attainment (mean per employee)"] == "86.7%"
     assert metrics["Graded / calibrated"] == "5 / 4"
     assert metrics["Open appeals"] == "1"
+
+
+def test_the_overview_speaks_chinese_when_asked(on_tiny):
+    at = page_test("pages/overview.py", lang="zh")
+    assert at.title[0].value == "总览"
+    assert {m.label: m.value for m in at.metric}["员工数"] == "5"
 
 
 def test_filters_are_written_to_the_url_and_read_back(on_tiny):
