@@ -48,26 +48,27 @@ LEFT JOIN org_units AS department ON department.unit_id = d.department_id;
 -- The goals of one cycle with their latest actual up to `until_date` (NULL: the cycle's end) and
 -- their attainment. Actuals dated outside the cycle are ignored.
 CREATE MACRO cycle_goal_attainment(for_cycle, until_date) AS TABLE
-WITH bounds AS (
-    SELECT start_date, least(end_date, coalesce(until_date, end_date)) AS until
-    FROM cycles WHERE cycle_id = for_cycle
+WITH cycle_goals AS (
+    -- Cycle dates join on cycle_id (an equi-join), so the date window below is a plain
+    -- filter; a cross join with the bounds made DuckDB plan a nested-loop join.
+    SELECT g.*, c.start_date AS window_start, least(c.end_date, coalesce(until_date, c.end_date)) AS window_end
+    FROM goals AS g JOIN cycles AS c ON c.cycle_id = g.cycle_id
+    WHERE g.cycle_id = for_cycle
 ),
 latest AS (
     SELECT a.goal_id, arg_max(a.actual, a.as_of) AS actual, max(a.as_of) AS actual_as_of
     FROM kpi_actuals AS a
-    JOIN goals AS g ON g.goal_id = a.goal_id AND g.cycle_id = for_cycle
-    CROSS JOIN bounds
-    WHERE a.as_of BETWEEN bounds.start_date AND bounds.until
+    JOIN cycle_goals AS g ON g.goal_id = a.goal_id
+    WHERE a.as_of >= g.window_start AND a.as_of <= g.window_end
     GROUP BY a.goal_id
 )
 SELECT
-    g.*,
+    g.* EXCLUDE (window_start, window_end),
     latest.actual,
     latest.actual_as_of,
     goal_attainment(latest.actual, g.target, g.direction, (SELECT attainment_cap FROM policy_settings)) AS attainment
-FROM goals AS g
-LEFT JOIN latest ON latest.goal_id = g.goal_id
-WHERE g.cycle_id = for_cycle;
+FROM cycle_goals AS g
+LEFT JOIN latest ON latest.goal_id = g.goal_id;
 
 -- An owner's attainment: sum(weight * attainment) / sum(weight) over its goals that have an
 -- attainment. Dividing by the weights present normalises weights that do not sum to 1.

@@ -13,16 +13,19 @@ WITH people AS (
       AND ($department IS NULL OR department_id = $department)
       AND ($region IS NULL OR region = $region)
 ),
+owners AS MATERIALIZED (
+    SELECT owner_type, owner_id, attainment FROM owner_attainment($cycle, NULL)
+),
 attained AS (
     SELECT o.attainment
-    FROM owner_attainment($cycle, NULL) AS o
+    FROM owners AS o
     JOIN people ON o.owner_type = 'employee' AND o.owner_id = people.employee_id
 )
 SELECT
     (SELECT count(*) FROM people) AS employees,
     (SELECT count(*) FROM attained) AS employees_with_attainment,
     (SELECT avg(attainment) FROM attained) AS attainment,
-    (SELECT avg(attainment) FROM owner_attainment($cycle, NULL) WHERE owner_type = 'company') AS company_goal_attainment,
+    (SELECT avg(attainment) FROM owners WHERE owner_type = 'company') AS company_goal_attainment,
     (SELECT count(*) FROM grades AS g JOIN people USING (employee_id) WHERE g.cycle_id = $cycle) AS graded,
     (SELECT count(final_grade) FROM grades AS g JOIN people USING (employee_id) WHERE g.cycle_id = $cycle) AS calibrated,
     (SELECT count(*) FROM appeals AS a JOIN people USING (employee_id) WHERE a.cycle_id = $cycle) AS appeals,
