@@ -18,9 +18,15 @@ def test_every_query_file_loads_with_a_description_and_declared_parameters():
         assert query.returns, f"{query.name} must say what columns it @returns"
 
 
+# Values for required parameters, so every query runs on the tiny company.
+REQUIRED_EXAMPLES = {"rater_id": "E1"}
+
+
 def test_every_query_returns_the_columns_its_header_promises(tiny):
     for query in all_queries().values():
-        frame = run_query(tiny, query.name)
+        required = [p.name for p in query.params if p.required]
+        assert set(required) <= set(REQUIRED_EXAMPLES), f"add an example value for {query.name}'s required parameters"
+        frame = run_query(tiny, query.name, {name: REQUIRED_EXAMPLES[name] for name in required})
         assert list(frame.columns)[: len(query.returns)] == list(query.returns), query.name
 
 
