@@ -15,4 +15,5 @@ class PageSpec:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/overview.py", "Overview", ":material/dashboard:"),
+    PageSpec("pages/appeals.py", "Appeals", ":material/gavel:"),
 )
