@@ -217,3 +217,19 @@ def explain_dataset_gaps(dataset: Dataset) -> None:
 def link_params() -> dict[str, str]:
     """Query parameters to carry on a link to another page, so it opens the same view."""
     return st.session_state["gradelens_filters"].url_params()
+
+
+def page_link(page: str, label: str, icon: str) -> None:
+    """A link to another page that keeps the sidebar selection.
+
+    Only pages the navigation lists are linked; a page run on its own (as AppTest does)
+    has no navigation, so the link is left out rather than failing.
+    """
+    from gradelens.navigation import PAGES
+
+    if page not in {spec.path for spec in PAGES}:
+        return
+    try:
+        st.page_link(page, label=label, icon=icon, query_params=link_params())
+    except st.errors.StreamlitAPIException:
+        pass

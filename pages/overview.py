@@ -31,6 +31,12 @@ if headline is not None and not headline.empty:
                   help=t("overview.graded_help"))
     appeals.metric(t("overview.open_appeals"), format_count(row.open_appeals),
                    help=t("overview.open_appeals_help", appeals=format_count(row.appeals)))
+    with attained:
+        ui.page_link("pages/attainment.py", t("overview.link_attainment"), ":material/flag:")
+    with graded:
+        ui.page_link("pages/grades.py", t("overview.link_grades"), ":material/bar_chart:")
+    with appeals:
+        ui.page_link("pages/appeals.py", t("overview.link_appeals"), ":material/gavel:")
     if row.employees == 0:
         st.info(t("common.nobody_matches"), icon=":material/filter_alt_off:")
 
@@ -48,4 +54,5 @@ if mix is not None:
             "grade": t("overview.col_grade"), "employees": t("overview.col_employees"),
             "share": t("overview.col_share"), "target_share": t("overview.col_guideline")})
         ui.download(mix, f"grade_mix_{selection.cycle}_{stage}")
+        ui.page_link("pages/grades.py", t("overview.link_grades"), ":material/bar_chart:")
 st.caption(t("common.reproduce", names="overview_headline / grade_mix"))
