@@ -15,5 +15,6 @@ class PageSpec:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/overview.py", "Overview", ":material/dashboard:"),
+    PageSpec("pages/grades.py", "Grade distribution", ":material/stacked_bar_chart:"),
     PageSpec("pages/appeals.py", "Appeals", ":material/gavel:"),
 )

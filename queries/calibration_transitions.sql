@@ -1,0 +1,59 @@
+-- Which proposed grades became which final grades in calibration?
+-- The proposed x final transition matrix, long form: one row per pair of policy grades (best
+-- first), zero when nobody moved that way; only people with both grades count. group_id picks
+-- one group of group_by (default: every group).
+-- @param cycle cycle=latest  The performance cycle.
+-- @param group_by choice(department|region|job_level|manager)=department  What a group is.
+-- @param group_id text=null  Only this group (default: all).
+-- @param department text=null  Only this department_id (default: all).
+-- @param region text=null  Only this region (default: all).
+-- @needs grades, employees
+-- @returns proposed_grade, final_grade, employees, share_of_proposed, proposed_rank, final_rank
+WITH members AS (
+    SELECT
+        e.employee_id,
+        coalesce(CASE $group_by
+            WHEN 'department' THEN e.department_id
+            WHEN 'region' THEN e.region
+            WHEN 'job_level' THEN e.job_level
+            WHEN 'manager' THEN e.manager_id
+        END, '(none)') AS group_id,
+        CASE $group_by
+            WHEN 'department' THEN e.department
+            WHEN 'region' THEN coalesce(e.region, '(no region)')
+            WHEN 'job_level' THEN coalesce(e.job_level, '(no job level)')
+            WHEN 'manager' THEN coalesce(manager.name, e.manager_id, '(no manager)')
+        END AS group_name
+    FROM employee_units AS e
+    LEFT JOIN employees AS manager ON manager.cycle_id = e.cycle_id AND manager.employee_id = e.manager_id
+    WHERE e.cycle_id = $cycle
+      AND ($department IS NULL OR e.department_id = $department)
+      AND ($region IS NULL OR e.region = $region)
+),
+moved AS (
+    SELECT g.proposed_grade, g.final_grade, count(*) AS employees
+    FROM grades AS g
+    JOIN members AS m ON m.employee_id = g.employee_id
+    WHERE g.cycle_id = $cycle AND ($group_id IS NULL OR m.group_id = $group_id)
+    GROUP BY g.proposed_grade, g.final_grade
+),
+pairs AS (
+    SELECT
+        proposed.grade AS proposed_grade,
+        final.grade AS final_grade,
+        proposed.grade_rank AS proposed_rank,
+        final.grade_rank AS final_rank,
+        coalesce(moved.employees, 0) AS employees
+    FROM policy_grades AS proposed
+    CROSS JOIN policy_grades AS final
+    LEFT JOIN moved ON moved.proposed_grade = proposed.grade AND moved.final_grade = final.grade
+)
+SELECT
+    proposed_grade,
+    final_grade,
+    employees,
+    employees / nullif(sum(employees) OVER (PARTITION BY proposed_grade), 0) AS share_of_proposed,
+    proposed_rank,
+    final_rank
+FROM pairs
+ORDER BY proposed_rank, final_rank;

@@ -1,0 +1,54 @@
+-- How many people had each grade in each group, cycle by cycle?
+-- The input of grade_drift: one row per cycle, group with graded people and policy grade (best
+-- first), zero when nobody has it. Groups are formed within each cycle (people move).
+-- @param stage choice(proposed|final)=final  Proposed (before calibration) or final grades.
+-- @param group_by choice(department|region|job_level|manager)=department  What a group is.
+-- @param department text=null  Only this department_id (default: all).
+-- @param region text=null  Only this region (default: all).
+-- @needs grades, employees
+-- @returns cycle_id, group_id, group_name, grade, employees, grade_rank, target_share
+WITH members AS (
+    SELECT
+        e.cycle_id,
+        e.employee_id,
+        coalesce(CASE $group_by
+            WHEN 'department' THEN e.department_id
+            WHEN 'region' THEN e.region
+            WHEN 'job_level' THEN e.job_level
+            WHEN 'manager' THEN e.manager_id
+        END, '(none)') AS group_id,
+        CASE $group_by
+            WHEN 'department' THEN e.department
+            WHEN 'region' THEN coalesce(e.region, '(no region)')
+            WHEN 'job_level' THEN coalesce(e.job_level, '(no job level)')
+            WHEN 'manager' THEN coalesce(manager.name, e.manager_id, '(no manager)')
+        END AS group_name
+    FROM employee_units AS e
+    LEFT JOIN employees AS manager ON manager.cycle_id = e.cycle_id AND manager.employee_id = e.manager_id
+    WHERE ($department IS NULL OR e.department_id = $department)
+      AND ($region IS NULL OR e.region = $region)
+),
+graded AS (
+    SELECT m.cycle_id, m.group_id, m.group_name, p.grade
+    FROM grades AS g
+    JOIN members AS m ON m.cycle_id = g.cycle_id AND m.employee_id = g.employee_id
+    JOIN policy_grades AS p ON p.grade = CASE WHEN $stage = 'final' THEN g.final_grade ELSE g.proposed_grade END
+),
+groups AS (
+    SELECT cycle_id, group_id, min(group_name) AS group_name FROM graded GROUP BY cycle_id, group_id
+),
+counted AS (
+    SELECT cycle_id, group_id, grade, count(*) AS employees FROM graded GROUP BY cycle_id, group_id, grade
+)
+SELECT
+    groups.cycle_id,
+    groups.group_id,
+    groups.group_name,
+    p.grade,
+    coalesce(c.employees, 0) AS employees,
+    p.grade_rank,
+    p.target_share
+FROM groups
+CROSS JOIN policy_grades AS p
+LEFT JOIN counted AS c ON c.cycle_id = groups.cycle_id AND c.group_id = groups.group_id AND c.grade = p.grade
+ORDER BY groups.cycle_id, groups.group_name, groups.group_id, p.grade_rank;

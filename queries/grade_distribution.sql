@@ -1,0 +1,61 @@
+-- How are grades spread in each group (department, region, job level or manager), against the guideline?
+-- One row per group with graded people and per policy grade (best first), zero when nobody has
+-- it; share is of the group's graded people. Stage final counts calibrated grades only.
+-- A manager's group is their direct reports; people without a department, region, job level
+-- or manager form the group '(none)'.
+-- @param cycle cycle=latest  The performance cycle.
+-- @param stage choice(proposed|final)=final  Proposed (before calibration) or final grades.
+-- @param group_by choice(department|region|job_level|manager)=department  What a group is.
+-- @param department text=null  Only this department_id (default: all).
+-- @param region text=null  Only this region (default: all).
+-- @needs grades, employees
+-- @returns group_id, group_name, grade, employees, share, target_share, grade_rank, group_employees, expected
+WITH members AS (
+    SELECT
+        e.employee_id,
+        coalesce(CASE $group_by
+            WHEN 'department' THEN e.department_id
+            WHEN 'region' THEN e.region
+            WHEN 'job_level' THEN e.job_level
+            WHEN 'manager' THEN e.manager_id
+        END, '(none)') AS group_id,
+        CASE $group_by
+            WHEN 'department' THEN e.department
+            WHEN 'region' THEN coalesce(e.region, '(no region)')
+            WHEN 'job_level' THEN coalesce(e.job_level, '(no job level)')
+            WHEN 'manager' THEN coalesce(manager.name, e.manager_id, '(no manager)')
+        END AS group_name
+    FROM employee_units AS e
+    LEFT JOIN employees AS manager ON manager.cycle_id = e.cycle_id AND manager.employee_id = e.manager_id
+    WHERE e.cycle_id = $cycle
+      AND ($department IS NULL OR e.department_id = $department)
+      AND ($region IS NULL OR e.region = $region)
+),
+graded AS (
+    SELECT m.group_id, m.group_name, CASE WHEN $stage = 'final' THEN g.final_grade ELSE g.proposed_grade END AS grade
+    FROM grades AS g
+    JOIN members AS m ON m.employee_id = g.employee_id
+    WHERE g.cycle_id = $cycle
+),
+groups AS (
+    SELECT group_id, min(group_name) AS group_name, count(*) AS group_employees
+    FROM graded JOIN policy_grades USING (grade)
+    GROUP BY group_id
+),
+counted AS (
+    SELECT group_id, grade, count(*) AS employees FROM graded GROUP BY group_id, grade
+)
+SELECT
+    groups.group_id,
+    groups.group_name,
+    p.grade,
+    coalesce(c.employees, 0) AS employees,
+    coalesce(c.employees, 0) / groups.group_employees AS share,
+    p.target_share,
+    p.grade_rank,
+    groups.group_employees,
+    groups.group_employees * p.target_share AS expected
+FROM groups
+CROSS JOIN policy_grades AS p
+LEFT JOIN counted AS c ON c.group_id = groups.group_id AND c.grade = p.grade
+ORDER BY groups.group_name, groups.group_id, p.grade_rank;
