@@ -16,5 +16,6 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/overview.py", "Overview", ":material/dashboard:"),
     PageSpec("pages/grades.py", "Grade distribution", ":material/stacked_bar_chart:"),
+    PageSpec("pages/leniency.py", "Rater leniency", ":material/balance:"),
     PageSpec("pages/appeals.py", "Appeals", ":material/gavel:"),
 )

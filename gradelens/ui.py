@@ -159,6 +159,7 @@ def sidebar_filters() -> Filters:
     cycle = None
     department = region = None
     departments: dict[str, str] = {}
+    lang = st.session_state["lang"]  # format_func may run outside the script run (AppTest)
     with st.sidebar:
         if known_cycles:
             _choose("filter_cycle", known_cycles, url.get("cycle"), known_cycles[-1])
@@ -169,11 +170,11 @@ def sidebar_filters() -> Filters:
             _choose("filter_region", [ALL, *regions], url.get("region"), ALL)
             department = st.selectbox(
                 t("common.sidebar_department"), [ALL, *departments], key="filter_department",
-                format_func=lambda d: t("common.all_departments") if d == ALL else departments.get(d, d),
+                format_func=lambda d: t("common.all_departments", lang) if d == ALL else departments.get(d, d),
             ) or None
             region = st.selectbox(
                 t("common.sidebar_region"), [ALL, *regions], key="filter_region",
-                format_func=lambda r: t("common.all_regions") if r == ALL else r,
+                format_func=lambda r: t("common.all_regions", lang) if r == ALL else r,
             ) or None
         else:
             st.caption(t("common.no_cycles"))

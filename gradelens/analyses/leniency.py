@@ -1,0 +1,234 @@
+"""Rater leniency as named queries: the crossed random-effects fit of gradelens.leniency over
+the pairs of queries/rater_pair_scores.sql, per cycle and rater role.
+
+One fit serves several questions (the ranked raters, a rater's history and ratees, the
+spread by department), so fits are memoised per (dataset folder, fingerprint, cycle, role):
+a changed dataset has a new fingerprint and is fitted afresh.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+
+from gradelens import leniency
+from gradelens.dataset import Dataset
+from gradelens.errors import QueryError
+from gradelens.queries import cycle_ids, python_query, run_query
+
+ROLES = ("manager", "all_but_self", "peer", "subordinate", "customer")
+_ROLE_PARAM = "-- @param role choice(manager|all_but_self|peer|subordinate|customer)=manager  Which raters: one role, or every role but self.\n"
+_FLAG_PARAMS = (
+    "-- @param threshold number=0.25  Smallest |effect| in score points worth flagging.\n"
+    "-- @param min_ratees int=5  Fewest ratees a rater needs to be flagged.\n"
+)
+FIT_CACHE_SIZE = 24
+
+
+@python_query(
+    "-- Which raters score systematically high (lenient) or low (severe), adjusted for their ratees?\n"
+    "-- A crossed random-effects model, score = mu + beta * attainment + rater effect + ratee effect\n"
+    "-- + residual, fitted to one dimension-weighted score per rater and ratee (docs/methods.md).\n"
+    "-- effect: the rater's effect in score points; expected_mean: what an average rater would give\n"
+    "-- the same ratees; q_value: Benjamini-Hochberg across raters with at least min_ratees ratees;\n"
+    "-- flagged: q < 0.05, |effect| >= threshold and ratees >= min_ratees. Filters keep raters of\n"
+    "-- that department or region; the fit and the q-values always cover the whole cycle.\n"
+    "-- @param cycle cycle=latest  The performance cycle.\n"
+    + _ROLE_PARAM
+    + _FLAG_PARAMS
+    + "-- @param department text=null  Only raters in this department_id (default: all).\n"
+    "-- @param region text=null  Only raters in this region (default: all).\n"
+    "-- @needs ratings\n"
+    "-- @returns rater_id, rater_name, department_id, department, region, ratees, mean_attainment, raw_mean, "
+    "expected_mean, effect, se, z, p_value, q_value, flagged, direction"
+)
+def rater_leniency(dataset: Dataset, cycle: str, role: str, threshold: float, min_ratees: int,
+                   department: str | None, region: str | None) -> pd.DataFrame:
+    raters = _flagged_raters(dataset, cycle, role, threshold, min_ratees)
+    keep = np.ones(len(raters), dtype=bool)
+    if department is not None:
+        keep &= (raters["department_id"] == department).to_numpy(dtype=bool, na_value=False)
+    if region is not None:
+        keep &= (raters["region"] == region).to_numpy(dtype=bool, na_value=False)
+    ranked = raters[keep].assign(_size=lambda f: f["effect"].abs())
+    ranked = ranked.sort_values(["flagged", "_size", "rater_id"], ascending=[False, False, True], kind="stable")
+    return ranked.drop(columns="_size").reset_index(drop=True)
+
+
+@python_query(
+    "-- Is a rater's leniency persistent? Their effect in every cycle in which they rated.\n"
+    "-- Each cycle is fitted on its own, as in rater_leniency; cycles without ratings by this rater\n"
+    "-- in the role are left out.\n"
+    "-- @param rater_id text  The rater's employee_id (or customer id).\n"
+    + _ROLE_PARAM
+    + _FLAG_PARAMS
+    + "-- @needs ratings\n"
+    "-- @returns cycle_id, ratees, raw_mean, expected_mean, effect, se, q_value, flagged"
+)
+def rater_leniency_history(dataset: Dataset, rater_id: str, role: str, threshold: float, min_ratees: int) -> pd.DataFrame:
+    rows = []
+    for cycle in cycle_ids(dataset):
+        raters = _flagged_raters(dataset, cycle, role, threshold, min_ratees, named=False)
+        mine = raters[raters["rater_id"] == rater_id]
+        if len(mine):
+            rows.append(mine.assign(cycle_id=cycle))
+    columns = ["cycle_id", "ratees", "raw_mean", "expected_mean", "effect", "se", "q_value", "flagged"]
+    if not rows:
+        return _empty(columns, {"cycle_id": "object", "ratees": "int64", "flagged": "bool"})
+    return pd.concat(rows, ignore_index=True)[columns]
+
+
+@python_query(
+    "-- What did a rater's ratees achieve, and what scores did the rater give them?\n"
+    "-- expected_score is the company's relationship at the ratee's attainment (mu + beta * attainment,\n"
+    "-- plus the role's shift when roles are pooled); ratee_effect is what other raters' scores say\n"
+    "-- about the ratee beyond attainment; rater_effect is the rater's fitted effect.\n"
+    "-- @param cycle cycle=latest  The performance cycle.\n"
+    "-- @param rater_id text  The rater's employee_id (or customer id).\n"
+    + _ROLE_PARAM
+    + "-- @needs ratings\n"
+    "-- @returns ratee_id, ratee_name, rater_role, attainment, score, expected_score, ratee_effect, rater_effect"
+)
+def rater_ratee_scores(dataset: Dataset, cycle: str, rater_id: str, role: str) -> pd.DataFrame:
+    keyed = _Keyed(dataset)
+    pairs = _fit(keyed, cycle, role).pairs
+    mine = pairs[pairs["rater_id"] == rater_id]
+    names = _directory(keyed, cycle)["name"]
+    out = mine.assign(ratee_name=mine["ratee_id"].map(names).fillna(mine["ratee_id"]))
+    columns = ["ratee_id", "ratee_name", "rater_role", "attainment", "score", "expected_score", "ratee_effect", "rater_effect"]
+    return out[columns].sort_values(["attainment", "ratee_id"], na_position="last").reset_index(drop=True)
+
+
+@python_query(
+    "-- Where is calibration most needed? The spread of rater effects in each department.\n"
+    "-- Over raters with at least min_ratees ratees (smaller ones are shrunk towards 0 and would hide\n"
+    "-- the spread); lenient and severe count flagged raters. Widest spread first.\n"
+    "-- @param cycle cycle=latest  The performance cycle.\n"
+    + _ROLE_PARAM
+    + _FLAG_PARAMS
+    + "-- @param region text=null  Only raters in this region (default: all).\n"
+    "-- @needs ratings\n"
+    "-- @returns department_id, department, raters, lenient, severe, effect_sd, effect_min, effect_median, effect_max"
+)
+def rater_leniency_by_department(dataset: Dataset, cycle: str, role: str, threshold: float, min_ratees: int,
+                                 region: str | None) -> pd.DataFrame:
+    raters = _flagged_raters(dataset, cycle, role, threshold, min_ratees)
+    raters = raters[raters["ratees"] >= min_ratees]
+    if region is not None:
+        raters = raters[(raters["region"] == region).to_numpy(dtype=bool, na_value=False)]
+    return department_spread(raters)
+
+
+def department_spread(raters: pd.DataFrame) -> pd.DataFrame:
+    """Per department: raters, flagged lenient / severe, and the spread of effects."""
+    columns = ["department_id", "department", "raters", "lenient", "severe", "effect_sd", "effect_min", "effect_median", "effect_max"]
+    if raters.empty:
+        return _empty(columns, {"department_id": "object", "department": "object", "raters": "int64", "lenient": "int64", "severe": "int64"})
+    frame = raters.assign(
+        department=raters["department"].fillna("(no department)"),
+        _lenient=raters["flagged"] & (raters["effect"] > 0),
+        _severe=raters["flagged"] & (raters["effect"] < 0),
+    )
+    grouped = frame.groupby(["department_id", "department"], dropna=False, sort=False)
+    summary = grouped.agg(
+        raters=("rater_id", "size"),
+        lenient=("_lenient", "sum"),
+        severe=("_severe", "sum"),
+        effect_sd=("effect", lambda e: float(np.std(e, ddof=1)) if len(e) > 1 else np.nan),
+        effect_min=("effect", "min"),
+        effect_median=("effect", "median"),
+        effect_max=("effect", "max"),
+    ).reset_index()
+    summary = summary.astype({"raters": "int64", "lenient": "int64", "severe": "int64"})
+    return summary.sort_values(["effect_sd", "department"], ascending=[False, True], na_position="last").reset_index(drop=True)[columns]
+
+
+@python_query(
+    "-- How was the leniency model fitted for a cycle and role? One row: data sizes, the fixed\n"
+    "-- effects, the variance components (as standard deviations, in score points) and the methods.\n"
+    "-- beta is the score points per 1.0 (100%) of attainment, empty when attainment is not used.\n"
+    "-- ratee_effects_separate is false when no ratee has two raters: then rater and team quality are\n"
+    "-- told apart only through attainment.\n"
+    "-- @param cycle cycle=latest  The performance cycle.\n"
+    + _ROLE_PARAM
+    + "-- @needs ratings\n"
+    "-- @returns pairs, raters, ratees, mu, beta, attainment_adjusted, attainment_coverage, rater_sd, "
+    "ratee_sd, residual_sd, ratee_effects_separate, variance_method, se_method, converged"
+)
+def rater_leniency_model(dataset: Dataset, cycle: str, role: str) -> pd.DataFrame:
+    result = _fit(_Keyed(dataset), cycle, role)
+    fit = result.fit
+    pairs = result.pairs
+    row = {
+        "pairs": len(pairs),
+        "raters": int(pairs["rater_id"].nunique()),
+        "ratees": int(pairs["ratee_id"].nunique()),
+        "mu": fit.fixed("intercept", np.nan) if fit else np.nan,
+        "beta": fit.fixed("attainment", np.nan) if fit and result.attainment_adjusted else np.nan,
+        "attainment_adjusted": result.attainment_adjusted,
+        "attainment_coverage": result.attainment_coverage,
+        "rater_sd": float(np.sqrt(fit.rater_variance)) if fit else np.nan,
+        "ratee_sd": float(np.sqrt(fit.ratee_variance)) if fit else np.nan,
+        "residual_sd": float(np.sqrt(fit.residual_variance)) if fit else np.nan,
+        "ratee_effects_separate": bool(fit.ratee_variance_identified) if fit else False,
+        "variance_method": fit.method if fit else None,
+        "se_method": fit.pev_method if fit else None,
+        "converged": bool(fit.converged) if fit else True,
+    }
+    return pd.DataFrame([row])
+
+
+# ----------------------------------------------------------------------------- fits
+
+
+class _Keyed:
+    """A dataset that hashes by (folder, fingerprint), so a fit is memoised per version."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.key = (str(dataset.path), dataset.fingerprint)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Keyed) and other.key == self.key
+
+
+@functools.lru_cache(maxsize=FIT_CACHE_SIZE)
+def _fit(keyed: _Keyed, cycle: str, role: str) -> leniency.LeniencyResult:
+    pairs = run_query(keyed.dataset, "rater_pair_scores", {"cycle": cycle, "role": role})
+    return leniency.estimate_leniency(pairs)
+
+
+@functools.lru_cache(maxsize=FIT_CACHE_SIZE)
+def _directory(keyed: _Keyed, cycle: str) -> pd.DataFrame:
+    people = run_query(keyed.dataset, "rater_directory", {"cycle": cycle})
+    return people.drop_duplicates("person_id").set_index("person_id")
+
+
+def _flagged_raters(dataset: Dataset, cycle: str, role: str, threshold: float, min_ratees: int, named: bool = True) -> pd.DataFrame:
+    """The fit's raters with q-values and flags; with `named`, their name, department and region."""
+    if threshold < 0 or min_ratees < 1:
+        raise QueryError(f"leniency flags need threshold >= 0 and min_ratees >= 1; found threshold {threshold}, min_ratees {min_ratees}.")
+    keyed = _Keyed(dataset)
+    raters = leniency.flag_raters(_fit(keyed, cycle, role).raters, threshold=threshold, min_ratees=min_ratees)
+    raters = raters.assign(direction=np.where(raters["effect"].to_numpy() < 0, "severe", "lenient"))
+    if not named:
+        return raters
+    people = _directory(keyed, cycle).reindex(raters["rater_id"])
+    raters = raters.assign(
+        rater_name=np.where(people["name"].isna(), raters["rater_id"], people["name"]),
+        department_id=people["department_id"].to_numpy(),
+        department=people["department"].to_numpy(),
+        region=people["region"].to_numpy(),
+    )
+    columns = ["rater_id", "rater_name", "department_id", "department", "region", *leniency.RATER_COLUMNS[1:], "direction"]
+    return raters[columns]
+
+
+def _empty(columns: list[str], dtypes: dict[str, str]) -> pd.DataFrame:
+    """No rows, with the query's columns (numbers unless `dtypes` says otherwise)."""
+    return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "float64")) for c in columns})

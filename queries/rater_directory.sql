@@ -1,0 +1,16 @@
+-- Who is who in a cycle's ratings: name, department and region of every employee of the
+-- cycle and of every rater who is not one (customers keep their id as name and have no
+-- department or region). Used to label raters and ratees on the leniency page.
+-- @param cycle cycle=latest  The performance cycle.
+-- @needs ratings
+-- @returns person_id, name, department_id, department, region
+SELECT employee_id AS person_id, name, department_id, department, region
+FROM employee_units
+WHERE cycle_id = $cycle
+UNION ALL
+SELECT DISTINCT r.rater_id, r.rater_id, NULL, NULL, NULL
+FROM ratings AS r
+WHERE r.cycle_id = $cycle
+  AND r.rater_id IS NOT NULL
+  AND r.rater_id NOT IN (SELECT employee_id FROM employees WHERE cycle_id = $cycle)
+ORDER BY person_id;
