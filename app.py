@@ -4,11 +4,19 @@ Each page renders the shared sidebar filters itself (`ui.sidebar_filters()`), so
 also runs on its own, as AppTest reruns it.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
+from gradelens.i18n import normalise, t
 from gradelens.navigation import PAGES
 
-st.set_page_config(page_title="gradelens", page_icon=":material/insights:", layout="wide")
+st.set_page_config(page_title="gradelens", page_icon="📊", layout="wide")
 
-pages = [st.Page(spec.path, title=spec.title, icon=spec.icon, default=index == 0) for index, spec in enumerate(PAGES)]
+# The menu speaks the page's language: the one chosen in the sidebar, else the URL's or the browser's.
+language = st.session_state.get("lang") or normalise(st.query_params.get("lang") or st.context.locale)
+pages = [
+    st.Page(spec.path, title=t(f"{Path(spec.path).stem}.title", language), icon=spec.icon, default=index == 0)
+    for index, spec in enumerate(PAGES)
+]
 st.navigation(pages).run()

@@ -71,7 +71,7 @@ def grade_mix_chart(mix: pd.DataFrame, title: str = "") -> go.Figure:
         x=mix["grade"],
         y=mix["target_share"],
         mode="markers",
-        marker=dict(symbol="line-ew-open", size=40, line=dict(width=3, color=TARGET_COLOR)),
+        marker=dict(symbol="line-ew-open", size=40, color=TARGET_COLOR, line=dict(width=3, color=TARGET_COLOR)),
         name=t("overview.chart_guideline"),
         hovertemplate=t("overview.chart_hover_guideline") + "<extra></extra>",
     )

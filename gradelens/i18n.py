@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import sys
 import tomllib
 from pathlib import Path
 
@@ -61,6 +62,8 @@ def normalise(language: str | None) -> str:
 
 
 def current_language() -> str:
+    if "streamlit" not in sys.modules:  # the CLI: importing streamlit to ask would cost seconds
+        return _language
     try:
         import streamlit as st
         from streamlit.runtime.scriptrunner import get_script_run_ctx

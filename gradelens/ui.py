@@ -134,6 +134,13 @@ def sidebar_filters() -> Filters:
         )
     if st.session_state.get("lang") not in LANGUAGES:  # a segmented control can be cleared
         st.session_state["lang"] = normalise(st.context.locale)
+    if st.session_state.get("_filters_lang") != st.session_state["lang"]:
+        # A selectbox keeps showing its old option text when only format_func changed
+        # (streamlit/streamlit#13788); assigning the value again sends the new text.
+        for key in ("filter_cycle", "filter_department", "filter_region"):
+            if key in st.session_state:
+                st.session_state[key] = st.session_state[key]
+        st.session_state["_filters_lang"] = st.session_state["lang"]
     _ensure_demo()
     datasets = available_datasets()
     names = list(datasets)
