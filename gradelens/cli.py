@@ -1,4 +1,5 @@
-"""The `gradelens` command line: list and run named queries, validate and generate datasets.
+"""The `gradelens` command line: list and run named queries, validate and generate datasets,
+import HRIS exports as snapshots, list snapshots and roll back.
 
 Every error a user can cause prints one line on stderr and exits 2; no traceback, ever
 (set GRADELENS_DEBUG=1 to see one for a bug report).
@@ -42,6 +43,22 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check a dataset against the data contract")
     validate.add_argument("data", help="dataset folder")
     validate.add_argument("--limit", type=int, default=50, help="at most this many rows per rule (0: all)")
+
+    imports = sub.add_parser("import", help="import HRIS exports (CSV, XLSX, Parquet) into a dataset as a new snapshot")
+    imports.add_argument("source", help="an export file, or a folder of files (one per table)")
+    imports.add_argument("--into", required=True, metavar="DATASET", help="dataset folder (created if new)")
+    imports.add_argument("--mapping", help="mapping TOML (default: files and headers named as in the data contract; see examples/mappings/)")
+    imports.add_argument("--cycle", help="the cycle the files are for, when they have no cycle column")
+    imports.add_argument("--dry-run", action="store_true", help="check and report only; change nothing")
+    imports.add_argument("--report", metavar="FILE", help="also write the validation report to FILE as CSV")
+    imports.add_argument("--max-file-mb", type=float, help="refuse source files larger than this (default: $GRADELENS_IMPORT_MAX_MB, else no limit but memory and disk)")
+
+    snapshot_list = sub.add_parser("snapshots", help="list a dataset's snapshots (imports and rollbacks)")
+    snapshot_list.add_argument("data", help="dataset folder")
+
+    rollback = sub.add_parser("rollback", help="restore a dataset to what it held right after a snapshot")
+    rollback.add_argument("data", help="dataset folder")
+    rollback.add_argument("snapshot", help="a snapshot id, or its number, from `gradelens snapshots`")
 
     demo = sub.add_parser("demo", help="generate the demo company dataset")
     demo.add_argument("--out", required=True, help="folder to write (replaced if it exists)")
@@ -137,6 +154,67 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from gradelens.importing.mapping import load_mapping
+    from gradelens.importing.pipeline import run_import
+
+    mapping = load_mapping(args.mapping) if args.mapping else None
+    if args.max_file_mb is not None and args.max_file_mb <= 0:
+        raise GradelensError("--max-file-mb must be a positive number of megabytes.")
+    shown = {"step": -1, "message": ""}
+
+    def progress(fraction: float, message: str) -> None:
+        step = int(fraction * 20)
+        if step != shown["step"] or message != shown["message"]:
+            shown.update(step=step, message=message)
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+
+    result = run_import(Path(args.source), Path(args.into), mapping, args.cycle, dry_run=args.dry_run,
+                        max_file_bytes=None if args.max_file_mb is None else int(args.max_file_mb * (1 << 20)),
+                        progress=progress)
+    for issue in result.report.listed():
+        print(issue.line())
+    if args.report:
+        Path(args.report).write_bytes(result.report.to_csv())
+    tables = "; ".join(
+        f"{s.table} {s.rows:,} rows" + (f" ({', '.join(s.cycles)})" if s.cycles else "") for s in result.tables.values()
+    )
+    summary = result.report.summary()
+    if result.report.has_errors:
+        print(f"{summary}: nothing was imported into {result.dataset}.")
+        return 1
+    if result.imported:
+        print(f"imported into {result.dataset} as snapshot {result.snapshot_id}: {tables}. {summary}.")
+    else:
+        print(f"dry run, nothing written. Would import into {result.dataset}: {tables}. {summary}.")
+    return 0
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    from gradelens.importing.snapshots import list_snapshots, snapshot_frame
+
+    path = Path(args.data).expanduser().resolve()
+    if not path.is_dir():
+        raise GradelensError(f"{path}: no such dataset folder.")
+    records = list_snapshots(path)
+    if not records:
+        print(f"{path} has no snapshots yet (nothing was imported into it).")
+        return 0
+    _print_frame(snapshot_frame(records), "table")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from gradelens.importing.snapshots import rollback
+
+    record = rollback(Path(args.data), args.snapshot)
+    print(f"restored {Path(args.data).resolve()} to snapshot {record['restored']} (recorded as snapshot {record['id']}; "
+          f"roll back to the snapshot before it to undo).")
+    if not record["dataset_rows"]:
+        print("note: the dataset now holds no tables, as before its first import; the app cannot open it until you import again.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -151,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_validate(args)
         if args.command == "demo":
             return cmd_demo(args)
+        if args.command == "import":
+            return cmd_import(args)
+        if args.command == "snapshots":
+            return cmd_snapshots(args)
+        if args.command == "rollback":
+            return cmd_rollback(args)
     except GradelensError as exc:
         print(f"gradelens: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -151,10 +151,16 @@ def open_dataset(path: str | Path) -> Dataset:
         raise DatasetError(f"{path}: no such folder. Point --data (or GRADELENS_DATA) at a dataset folder, or create one with `gradelens demo --out {path}`.")
     if not path.is_dir():
         raise DatasetError(f"{path}: is a file, not a dataset folder. A dataset is a folder of <table>.parquet files.")
-    if not is_dataset(path):
-        raise DatasetError(
-            f"{path}: not a dataset: it holds none of the tables {', '.join(TABLES)} as <table>.parquet "
-            "or <table>/*.parquet. See docs/data-contract.md, or create demo data with `gradelens demo`."
-        )
-    files = {name: table_files(path, name) for name in TABLES}
-    return Dataset(path=path, policy=load_policy(path), files=files, fingerprint=fingerprint(path))
+    # Imports move files into place under a lock: list the files outside that moment, and
+    # finish an import whose process was killed half-way (gradelens/importing/snapshots.py).
+    from gradelens.importing.snapshots import settled
+
+    with settled(path):
+        if not is_dataset(path):
+            raise DatasetError(
+                f"{path}: not a dataset: it holds none of the tables {', '.join(TABLES)} as <table>.parquet "
+                "or <table>/*.parquet. See docs/data-contract.md, or create demo data with `gradelens demo`."
+            )
+        files = {name: table_files(path, name) for name in TABLES}
+        data_fingerprint = fingerprint(path)
+    return Dataset(path=path, policy=load_policy(path), files=files, fingerprint=data_fingerprint)

@@ -18,4 +18,5 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/grades.py", "Grade distribution", ":material/stacked_bar_chart:"),
     PageSpec("pages/leniency.py", "Rater leniency", ":material/balance:"),
     PageSpec("pages/appeals.py", "Appeals", ":material/gavel:"),
+    PageSpec("pages/data.py", "Data", ":material/upload_file:"),
 )
