@@ -241,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gradelens: interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `gradelens query ... | head` closed the pipe: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # a bug: one line for the user, the traceback on request
         if os.environ.get("GRADELENS_DEBUG"):
             raise

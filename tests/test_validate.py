@@ -75,3 +75,11 @@ def test_a_wrongly_typed_column_is_reported_not_raised(tmp_path):
     pq.write_table(pa.table({"goal_id": ["G-CO"], "as_of": ["not a date"], "actual": [1.0]}), folder / "kpi_actuals.parquet")
     violations = validate(open_dataset(folder))
     assert violations and "contract's types" in violations[0].rule
+
+
+def test_a_grades_only_dataset_is_not_blamed_for_missing_employees(tmp_path):
+    tables = {"grades": tiny_company_tables()["grades"]}
+    assert validate(open_dataset(write_dataset(tmp_path / "gradesonly", tables))) == []
+    tables["grades"][0]["proposed_grade"] = "Z"
+    violations = validate(open_dataset(write_dataset(tmp_path / "badgrade", tables)))
+    assert [(v.table, v.row_key) for v in violations] == [("grades", "2025H1 / E1")]

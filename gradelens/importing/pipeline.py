@@ -47,7 +47,7 @@ from gradelens.importing.mapping import GRADE_COLUMNS, Mapping, MappingError, de
 from gradelens.importing.readers import FileProblem, SourceFile, check_size, max_bytes_from_env, open_reader, source_files
 from gradelens.importing.report import ERROR, WARNING, Report
 from gradelens.policy import Policy, load_policy
-from gradelens.validate import _key_expr, validate
+from gradelens.validate import row_key_sql, validate
 
 VALIDATE_LIMIT = 500
 """Rows listed per contract rule; the report lists fewer and counts the rest."""
@@ -697,7 +697,7 @@ class _Import:
 
     def _locate(self, table: str, keys: set[str]) -> dict[str, list[tuple[str, int]]]:
         located = defaultdict(list)
-        key = _key_expr(table, "w")
+        key = row_key_sql(table, "w")
         for row_key, filename, row in self.con.execute(
                 f"SELECT {key}, w.filename, w.{ROW} FROM read_parquet($work, filename=true) w "
                 f"WHERE {key} IN (SELECT unnest($keys)) ORDER BY w.filename, w.{ROW}",
