@@ -81,3 +81,27 @@ SELECT
 FROM cycle_goal_attainment(for_cycle, until_date)
 WHERE attainment IS NOT NULL AND weight > 0
 GROUP BY owner_type, owner_id;
+
+-- The group each employee belongs to in every cycle, for "group by" choices:
+-- department, region, job_level, or manager (a manager's group is their direct reports).
+-- People without that attribute form the group '(none)'.
+CREATE MACRO employee_groups(group_by) AS TABLE
+SELECT
+    e.cycle_id,
+    e.employee_id,
+    e.department_id,
+    e.region,
+    coalesce(CASE group_by
+        WHEN 'department' THEN e.department_id
+        WHEN 'region' THEN e.region
+        WHEN 'job_level' THEN e.job_level
+        WHEN 'manager' THEN e.manager_id
+    END, '(none)') AS group_id,
+    CASE group_by
+        WHEN 'department' THEN e.department
+        WHEN 'region' THEN coalesce(e.region, '(no region)')
+        WHEN 'job_level' THEN coalesce(e.job_level, '(no job level)')
+        WHEN 'manager' THEN coalesce(manager.name, e.manager_id, '(no manager)')
+    END AS group_name
+FROM employee_units AS e
+LEFT JOIN employees AS manager ON manager.cycle_id = e.cycle_id AND manager.employee_id = e.manager_id;

@@ -16,25 +16,11 @@
 -- @needs grades, employees
 -- @returns group_id, group_name, grade, actual, guideline, gap, grade_rank, employees, target_share, rule, cumulative_actual, cumulative_guideline, outside_guideline
 WITH members AS (
-    SELECT
-        e.employee_id,
-        coalesce(CASE $group_by
-            WHEN 'department' THEN e.department_id
-            WHEN 'region' THEN e.region
-            WHEN 'job_level' THEN e.job_level
-            WHEN 'manager' THEN e.manager_id
-        END, '(none)') AS group_id,
-        CASE $group_by
-            WHEN 'department' THEN e.department
-            WHEN 'region' THEN coalesce(e.region, '(no region)')
-            WHEN 'job_level' THEN coalesce(e.job_level, '(no job level)')
-            WHEN 'manager' THEN coalesce(manager.name, e.manager_id, '(no manager)')
-        END AS group_name
-    FROM employee_units AS e
-    LEFT JOIN employees AS manager ON manager.cycle_id = e.cycle_id AND manager.employee_id = e.manager_id
-    WHERE e.cycle_id = $cycle
-      AND ($department IS NULL OR e.department_id = $department)
-      AND ($region IS NULL OR e.region = $region)
+    SELECT employee_id, group_id, group_name
+    FROM employee_groups($group_by)
+    WHERE cycle_id = $cycle
+      AND ($department IS NULL OR department_id = $department)
+      AND ($region IS NULL OR region = $region)
 ),
 graded AS (
     SELECT m.group_id, m.group_name, p.grade

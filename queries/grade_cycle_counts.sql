@@ -8,25 +8,10 @@
 -- @needs grades, employees
 -- @returns cycle_id, group_id, group_name, grade, employees, grade_rank, target_share
 WITH members AS (
-    SELECT
-        e.cycle_id,
-        e.employee_id,
-        coalesce(CASE $group_by
-            WHEN 'department' THEN e.department_id
-            WHEN 'region' THEN e.region
-            WHEN 'job_level' THEN e.job_level
-            WHEN 'manager' THEN e.manager_id
-        END, '(none)') AS group_id,
-        CASE $group_by
-            WHEN 'department' THEN e.department
-            WHEN 'region' THEN coalesce(e.region, '(no region)')
-            WHEN 'job_level' THEN coalesce(e.job_level, '(no job level)')
-            WHEN 'manager' THEN coalesce(manager.name, e.manager_id, '(no manager)')
-        END AS group_name
-    FROM employee_units AS e
-    LEFT JOIN employees AS manager ON manager.cycle_id = e.cycle_id AND manager.employee_id = e.manager_id
-    WHERE ($department IS NULL OR e.department_id = $department)
-      AND ($region IS NULL OR e.region = $region)
+    SELECT cycle_id, employee_id, group_id, group_name
+    FROM employee_groups($group_by)
+    WHERE ($department IS NULL OR department_id = $department)
+      AND ($region IS NULL OR region = $region)
 ),
 graded AS (
     SELECT m.cycle_id, m.group_id, m.group_name, p.grade
