@@ -18,6 +18,7 @@ import pandas as pd
 from gradelens.config import DEMO_DIR, configured_data_dir, ensure_demo_dataset
 from gradelens.dataset import open_dataset
 from gradelens.errors import GradelensError
+from gradelens.i18n import LANGUAGES, set_language, t
 
 EXIT_USAGE = 2
 
@@ -30,21 +31,29 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gradelens", description="Performance-management analytics over Parquet datasets.")
+    # --lang is accepted before or after the command: `gradelens --lang zh validate DIR`.
+    language = argparse.ArgumentParser(add_help=False)
+    language.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS,
+                          help="language of reports and messages (default: $GRADELENS_LANG, else en)")
+    parser.add_argument("--lang", choices=LANGUAGES, default=None, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    sub.add_parser("queries", help="list every named query with its parameters")
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:  # every command takes --lang
+        return sub.add_parser(name, parents=[language], **kwargs)
 
-    query = sub.add_parser("query", help="run a named query and print the result")
+    command("queries", help="list every named query with its parameters")
+
+    query = command("query", help="run a named query and print the result")
     query.add_argument("name")
     query.add_argument("--data", help="dataset folder (default: $GRADELENS_DATA or data/demo)")
     query.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a query parameter; repeat for more")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
-    validate = sub.add_parser("validate", help="check a dataset against the data contract")
+    validate = command("validate", help="check a dataset against the data contract")
     validate.add_argument("data", help="dataset folder")
     validate.add_argument("--limit", type=int, default=50, help="at most this many rows per rule (0: all)")
 
-    imports = sub.add_parser("import", help="import HRIS exports (CSV, XLSX, Parquet) into a dataset as a new snapshot")
+    imports = command("import", help="import HRIS exports (CSV, XLSX, Parquet) into a dataset as a new snapshot")
     imports.add_argument("source", help="an export file, or a folder of files (one per table)")
     imports.add_argument("--into", required=True, metavar="DATASET", help="dataset folder (created if new)")
     imports.add_argument("--mapping", help="mapping TOML (default: files and headers named as in the data contract; see examples/mappings/)")
@@ -53,14 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument("--report", metavar="FILE", help="also write the validation report to FILE as CSV")
     imports.add_argument("--max-file-mb", type=float, help="refuse source files larger than this (default: $GRADELENS_IMPORT_MAX_MB, else no limit but memory and disk)")
 
-    snapshot_list = sub.add_parser("snapshots", help="list a dataset's snapshots (imports and rollbacks)")
+    snapshot_list = command("snapshots", help="list a dataset's snapshots (imports and rollbacks)")
     snapshot_list.add_argument("data", help="dataset folder")
 
-    rollback = sub.add_parser("rollback", help="restore a dataset to what it held right after a snapshot")
+    rollback = command("rollback", help="restore a dataset to what it held right after a snapshot")
     rollback.add_argument("data", help="dataset folder")
     rollback.add_argument("snapshot", help="a snapshot id, or its number, from `gradelens snapshots`")
 
-    demo = sub.add_parser("demo", help="generate the demo company dataset")
+    demo = command("demo", help="generate the demo company dataset")
     demo.add_argument("--out", required=True, help="folder to write (replaced if it exists)")
     demo.add_argument("--employees", type=int, default=2000)
     demo.add_argument("--cycles", type=int, default=6)
@@ -130,13 +139,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 2
     violations = validate(dataset, limit=args.limit or None)
     if dataset.missing:
-        print(f"note: tables not present (pages that need them explain it): {', '.join(dataset.missing)}")
+        print(t("validate.tables_absent", tables=", ".join(dataset.missing)))
     if not violations:
-        print(f"{dataset.path}: valid ({len(dataset.present)} tables checked).")
+        print(t("validate.valid", path=dataset.path, tables=len(dataset.present)))
         return 0
     for violation in violations:
         print(violation.line())
-    print(f"{len(violations)} violation(s) in {dataset.path}" + (f" (at most {args.limit} listed per rule; --limit 0 lists all)" if args.limit else ""))
+    print(t("validate.violations", count=len(violations), path=dataset.path) + (t("validate.limited", limit=args.limit) if args.limit else ""))
     return 1
 
 
@@ -220,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # usage errors and --help end here, with their exit code
         return int(exit_.code or 0)
+    set_language(args.lang or os.environ.get("GRADELENS_LANG", "en"))
     try:
         if args.command == "queries":
             return cmd_queries()

@@ -22,27 +22,45 @@ from gradelens.contract import (
     UNIT_TYPES,
 )
 from gradelens.dataset import Dataset
+from gradelens.i18n import t
 
 
 @dataclass(frozen=True)
 class Violation:
     table: str
     row_key: str
-    rule: str
+    rule: str  # in English, whatever the interface language (stable for code to compare)
     found: str
     fix: str
+    key: str = ""
+    values: tuple[tuple[str, str], ...] = ()
 
-    def line(self) -> str:
-        found = f" (found: {self.found})" if self.found else ""
-        return f"{self.table} [{self.row_key}]: {self.rule}{found}. Fix: {self.fix}"
+    def rule_text(self, language: str | None = None) -> str:
+        return t(f"validate.{self.key}_rule", language, **dict(self.values)) if self.key else self.rule
+
+    def fix_text(self, language: str | None = None) -> str:
+        return t(f"validate.{self.key}_fix", language, **dict(self.values)) if self.key else self.fix
+
+    def line(self, language: str | None = None) -> str:
+        found = t("validate.found", language, found=self.found) if self.found else ""
+        return t("validate.line", language, table=self.table, row_key=self.row_key, rule=self.rule_text(language),
+                 found=found, fix=self.fix_text(language))
 
 
 @dataclass(frozen=True)
 class Rule:
     table: str
-    rule: str
-    fix: str
+    key: str  # messages validate.<key>_rule and validate.<key>_fix in gradelens/locales/validate.toml
     sql: str  # SELECT row_key, found ... : the rows that break the rule
+    values: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def rule(self) -> str:
+        return t(f"validate.{self.key}_rule", "en", **dict(self.values))
+
+    @property
+    def fix(self) -> str:
+        return t(f"validate.{self.key}_fix", "en", **dict(self.values))
 
 
 def row_key_sql(table: str, alias: str = "t") -> str:
@@ -55,9 +73,9 @@ def _allowed(table: str, column: str, values: tuple[str, ...], nullable: bool = 
     null_ok = f"t.{column} IS NOT NULL AND " if nullable else ""
     return Rule(
         table,
-        f"{column} must be one of {', '.join(values)}",
-        f"map the value to one of {', '.join(values)}",
+        "allowed",
         f"SELECT {row_key_sql(table)}, CAST(t.{column} AS VARCHAR) FROM {table} t WHERE {null_ok}(t.{column} IS NULL OR t.{column} NOT IN ({listed}))",
+        (("column", column), ("values", ", ".join(values))),
     )
 
 
@@ -65,10 +83,10 @@ def _grade_rule(table: str, column: str, nullable: bool) -> Rule:
     null_ok = f"t.{column} IS NOT NULL AND " if nullable else ""
     return Rule(
         table,
-        f"{column} must be a grade of the policy",
-        "use the policy's grades (policy.toml `grades`, default S, A, B, C, D) or change the policy",
+        "grade",
         f"SELECT {row_key_sql(table)}, CAST(t.{column} AS VARCHAR) FROM {table} t "
         f"WHERE {null_ok}(t.{column} IS NULL OR t.{column} NOT IN (SELECT grade FROM policy_grades))",
+        (("column", column),),
     )
 
 
@@ -80,9 +98,9 @@ def _not_null_rules() -> list[Rule]:
                 rules.append(
                     Rule(
                         table.name,
-                        f"{column.name} must not be empty",
-                        f"fill in {column.name} for every row",
+                        "not_null",
                         f"SELECT {row_key_sql(table.name)}, NULL FROM {table.name} t WHERE t.{column.name} IS NULL",
+                        (("column", column.name),),
                     )
                 )
     return rules
@@ -95,9 +113,9 @@ def _key_rules() -> list[Rule]:
         rules.append(
             Rule(
                 table.name,
-                f"({keys}) must be unique",
-                "remove or merge the duplicate rows",
+                "unique",
                 f"SELECT {row_key_sql(table.name)}, count(*) || ' rows' FROM {table.name} t GROUP BY ALL HAVING count(*) > 1",
+                (("keys", keys),),
             )
         )
     return rules
@@ -106,18 +124,17 @@ def _key_rules() -> list[Rule]:
 def _employee_exists(table: str, column: str, extra: str = "") -> Rule:
     return Rule(
         table,
-        f"{column} must be an employee of the same cycle",
-        f"add the employee to employees.parquet for that cycle, or correct {column}",
+        "employee_exists",
         f"SELECT {row_key_sql(table)}, t.{column} FROM {table} t WHERE t.{column} IS NOT NULL {extra} AND NOT EXISTS "
         f"(SELECT 1 FROM employees e WHERE e.cycle_id = t.cycle_id AND e.employee_id = t.{column})",
+        (("column", column),),
     )
 
 
 def _cycle_exists(table: str) -> Rule:
     return Rule(
         table,
-        "cycle_id must be a cycle in cycles",
-        "add the cycle to cycles.parquet or correct cycle_id",
+        "cycle_exists",
         f"SELECT {row_key_sql(table)}, t.cycle_id FROM {table} t WHERE t.cycle_id IS NOT NULL AND t.cycle_id NOT IN (SELECT cycle_id FROM cycles)",
     )
 
@@ -127,46 +144,45 @@ def rules() -> list[Rule]:
     return [
         *_not_null_rules(),
         *_key_rules(),
-        Rule("cycles", "start_date must be before end_date", "swap or correct the dates",
+        Rule("cycles", "cycle_dates",
              "SELECT t.cycle_id, t.start_date || ' .. ' || t.end_date FROM cycles t WHERE t.start_date >= t.end_date"),
         _allowed("org_units", "unit_type", UNIT_TYPES),
-        Rule("org_units", "there must be exactly one company root (unit_type company, no parent)",
-             "give the top unit unit_type 'company' and no parent_unit_id, and give every other unit a parent",
+        Rule("org_units", "one_root",
              "SELECT string_agg(t.unit_id, ', ') , count(*) || ' roots' FROM org_units t WHERE t.parent_unit_id IS NULL "
              "HAVING count(*) <> 1 OR bool_or(t.unit_type <> 'company') "
              "UNION ALL SELECT '(none)', 'no root' FROM (SELECT count(*) n FROM org_units) c, (SELECT count(*) r FROM org_units WHERE parent_unit_id IS NULL) r WHERE c.n > 0 AND r.r = 0"),
-        Rule("org_units", "parent_unit_id must be an existing unit", "correct parent_unit_id or add the parent unit",
+        Rule("org_units", "parent_unit",
              "SELECT t.unit_id, t.parent_unit_id FROM org_units t WHERE t.parent_unit_id IS NOT NULL AND t.parent_unit_id NOT IN (SELECT unit_id FROM org_units)"),
-        Rule("org_units", "the units must form a tree (no unit is its own ancestor)", "break the loop in parent_unit_id",
+        Rule("org_units", "unit_tree",
              "WITH RECURSIVE up(unit_id, ancestor, depth) AS (SELECT unit_id, parent_unit_id, 1 FROM org_units WHERE parent_unit_id IS NOT NULL "
              "UNION ALL SELECT up.unit_id, o.parent_unit_id, up.depth + 1 FROM up JOIN org_units o ON o.unit_id = up.ancestor "
              "WHERE o.parent_unit_id IS NOT NULL AND up.depth < 64 AND up.ancestor <> up.unit_id) "
              "SELECT DISTINCT unit_id, 'loop' FROM up WHERE ancestor = unit_id"),
         _cycle_exists("employees"),
-        Rule("employees", "unit_id must be an existing org unit", "correct unit_id or add the unit to org_units",
+        Rule("employees", "unit_exists",
              "SELECT " + row_key_sql("employees") + ", t.unit_id FROM employees t WHERE t.unit_id NOT IN (SELECT unit_id FROM org_units)"),
         _employee_exists("employees", "manager_id"),
         _cycle_exists("goals"),
         _allowed("goals", "owner_type", OWNER_TYPES),
         _allowed("goals", "direction", DIRECTIONS),
-        Rule("goals", "target must be greater than 0", "set a positive target (a lower-is-better KPI keeps a positive target)",
+        Rule("goals", "target_positive",
              "SELECT t.goal_id, CAST(t.target AS VARCHAR) FROM goals t WHERE t.target <= 0"),
-        Rule("goals", "weight must be greater than 0 and at most 1", "express weights as shares of 1, e.g. 0.3",
+        Rule("goals", "weight_range",
              "SELECT t.goal_id, CAST(t.weight AS VARCHAR) FROM goals t WHERE t.weight <= 0 OR t.weight > 1"),
-        Rule("goals", "parent_goal_id must be a goal of the same cycle", "correct parent_goal_id or leave it empty",
+        Rule("goals", "parent_goal",
              "SELECT t.goal_id, t.parent_goal_id FROM goals t WHERE t.parent_goal_id IS NOT NULL AND NOT EXISTS "
              "(SELECT 1 FROM goals p WHERE p.goal_id = t.parent_goal_id AND p.cycle_id = t.cycle_id)"),
-        Rule("goals", "owner_id must be an existing owner of owner_type", "correct owner_id: an employee of the cycle, or an org unit of that type",
+        Rule("goals", "owner_exists",
              "SELECT t.goal_id, t.owner_type || ' ' || t.owner_id FROM goals t WHERE t.owner_type IN ('company', 'department', 'team') "
              "AND NOT EXISTS (SELECT 1 FROM org_units o WHERE o.unit_id = t.owner_id AND o.unit_type = t.owner_type) "
              "UNION ALL SELECT t.goal_id, 'employee ' || t.owner_id FROM goals t WHERE t.owner_type = 'employee' "
              "AND NOT EXISTS (SELECT 1 FROM employees e WHERE e.employee_id = t.owner_id AND e.cycle_id = t.cycle_id)"),
-        Rule("kpi_actuals", "goal_id must be an existing goal", "correct goal_id or add the goal",
+        Rule("kpi_actuals", "goal_exists",
              "SELECT " + row_key_sql("kpi_actuals") + ", t.goal_id FROM kpi_actuals t WHERE t.goal_id NOT IN (SELECT goal_id FROM goals)"),
         _cycle_exists("ratings"),
         _allowed("ratings", "rater_role", RATER_ROLES),
         _allowed("ratings", "dimension", DIMENSIONS),
-        Rule("ratings", "score must be inside the policy's score scale", "rescale scores to the policy's scale (policy.toml [score_scale])",
+        Rule("ratings", "score_scale",
              "SELECT " + row_key_sql("ratings") + ", CAST(t.score AS VARCHAR) FROM ratings t, policy_settings p WHERE t.score < p.score_min OR t.score > p.score_max"),
         _employee_exists("ratings", "ratee_id"),
         _employee_exists("ratings", "rater_id", "AND t.rater_role <> 'customer'"),
@@ -177,11 +193,10 @@ def rules() -> list[Rule]:
         _cycle_exists("appeals"),
         _employee_exists("appeals", "employee_id"),
         _allowed("appeals", "status", APPEAL_STATUSES),
-        Rule("appeals", "resolved_on must be set unless the appeal is open, and empty while open",
-             "set resolved_on for resolved appeals, clear it for open ones",
+        Rule("appeals", "resolved_set",
              "SELECT t.appeal_id, t.status || ' / ' || coalesce(CAST(t.resolved_on AS VARCHAR), 'NULL') FROM appeals t "
              "WHERE (t.status <> 'open' AND t.resolved_on IS NULL) OR (t.status = 'open' AND t.resolved_on IS NOT NULL)"),
-        Rule("appeals", "resolved_on must not be before filed_on", "correct the dates",
+        Rule("appeals", "resolved_order",
              "SELECT t.appeal_id, t.filed_on || ' > ' || t.resolved_on FROM appeals t WHERE t.resolved_on < t.filed_on"),
         _grade_rule("appeals", "grade_before", False),
         _grade_rule("appeals", "grade_after", True),
@@ -208,9 +223,11 @@ def validate(dataset: Dataset, limit: int | None = None) -> list[Violation]:
         try:
             rows = con.execute(sql).fetchall()
         except duckdb.Error as exc:
-            rows = [("(table)", f"cannot be read as the contract's types: {str(exc).strip().splitlines()[0]}")]
-            violations.append(Violation(rule.table, rows[0][0], "columns must have the contract's types", rows[0][1],
-                                        "re-export the column with the type docs/data-contract.md gives"))
+            types = Rule(rule.table, "types", "")
+            violations.append(Violation(rule.table, "(table)", types.rule, str(exc).strip().splitlines()[0], types.fix, types.key))
             break
-        violations.extend(Violation(rule.table, str(key), rule.rule, "" if found is None else str(found), rule.fix) for key, found in rows)
+        violations.extend(
+            Violation(rule.table, str(key), rule.rule, "" if found is None else str(found), rule.fix, rule.key, rule.values)
+            for key, found in rows
+        )
     return violations

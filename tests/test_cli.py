@@ -109,3 +109,20 @@ def test_the_console_script_is_installed(tiny_dir):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "North,1"
+
+
+@pytest.mark.parametrize("argv_position", ["before", "after"])
+def test_validate_reports_in_chinese_with_lang_zh(capsys, tmp_path, argv_position):
+    tables = tiny_company_tables()
+    tables["goals"][1]["target"] = -5.0
+    folder = str(write_dataset(tmp_path / "bad", tables))
+    argv = ["--lang", "zh", "validate", folder] if argv_position == "before" else ["validate", folder, "--lang", "zh"]
+    try:
+        code, out, _ = run(capsys, *argv)
+    finally:
+        from gradelens.i18n import set_language
+
+        set_language("en")
+    assert code == 1
+    assert "goals [G-CO]：目标值 target 必须大于 0（实际值：-5.0）。修正方法：" in out
+    assert "共有 1 处违规" in out

@@ -47,7 +47,8 @@ from gradelens.importing.mapping import GRADE_COLUMNS, Mapping, MappingError, de
 from gradelens.importing.readers import FileProblem, SourceFile, check_size, max_bytes_from_env, open_reader, source_files
 from gradelens.importing.report import ERROR, WARNING, Report
 from gradelens.policy import Policy, load_policy
-from gradelens.validate import row_key_sql, validate
+from gradelens.validate import referenced_tables, row_key_sql, validate
+from gradelens.validate import rules as contract_rules
 
 VALIDATE_LIMIT = 500
 """Rows listed per contract rule; the report lists fewer and counts the rest."""
@@ -57,14 +58,6 @@ GLOBAL_TABLES = ("cycles", "org_units")
 PER_CYCLE_TABLES = tuple(name for name in TABLES if name not in GLOBAL_TABLES)
 NO_GOAL = "_no_goal"
 """The partition for KPI actuals whose goal is in no cycle (kept when a table is split)."""
-_REFERENCED = {
-    "must be a cycle in cycles": "cycles",
-    "must be an existing org unit": "org_units",
-    "must be an employee of the same cycle": "employees",
-    "goal_id must be an existing goal": "goals",
-}
-"""Contract rules that look rows up in another table; a dataset may lack that table."""
-
 Progress = Callable[[float, str], None]
 
 
@@ -553,11 +546,11 @@ class _Import:
             for violation in others:
                 where = f"{violation.table} [{violation.row_key}]"
                 if (violation.table, violation.row_key, violation.rule, violation.found) in before:
-                    self.report.warning(t("data.report_existing_data"), t("data.rule_already_broken", rule=violation.rule),
-                                        violation.fix, column=where, value=violation.found, table=violation.table)
+                    self.report.warning(t("data.report_existing_data"), t("data.rule_already_broken", rule=violation.rule_text()),
+                                        violation.fix_text(), column=where, value=violation.found, table=violation.table)
                 else:
-                    self.report.error(t("data.report_existing_data"), t("data.rule_broken_by_import", rule=violation.rule),
-                                      t("data.fix_broken_by_import", fix=violation.fix), column=where, value=violation.found,
+                    self.report.error(t("data.report_existing_data"), t("data.rule_broken_by_import", rule=violation.rule_text()),
+                                      t("data.fix_broken_by_import", fix=violation.fix_text()), column=where, value=violation.found,
                                       table=violation.table)
 
     def _check_cycles_exist(self, cycles: list[str]) -> None:
@@ -642,23 +635,24 @@ class _Import:
 
     def _relevant(self, violations, present: set[str]):
         """Leave out what is reported elsewhere: empty required cells (reported per cell while
-        reading), unknown cycles (reported once per cycle), KPI actuals already reported, and
-        references into a table the dataset does not have (which the contract allows)."""
-        kept, unchecked = [], set()
+        reading), unknown cycles (reported once per cycle) and KPI actuals already reported.
+        Rules that look rows up in a table the dataset does not have are skipped by validate()
+        (the contract allows partial datasets); say which references went unchecked."""
+        kept = []
         for violation in violations:
-            if violation.table in self.works and violation.rule.endswith("must not be empty"):
+            if violation.table in self.works and violation.key == "not_null":
                 continue
-            if "must be a cycle in cycles" in violation.rule and violation.found in self.unknown_cycles:
+            if violation.key == "cycle_exists" and violation.found in self.unknown_cycles:
                 continue
             if violation.table == "kpi_actuals" and violation.row_key.split(" / ")[0] in getattr(self, "kpi_flagged", set()):
                 continue
-            referenced = next((table for text, table in _REFERENCED.items() if text in violation.rule), None)
-            if violation.rule.startswith("owner_id must be an existing owner"):
-                referenced = "employees" if violation.found.startswith("employee ") else "org_units"
-            if referenced and referenced not in present:
-                unchecked.add((violation.table, referenced))
-                continue
             kept.append(violation)
+        unchecked = {
+            (rule.table, referenced)
+            for rule in contract_rules()
+            if rule.table in self.works and rule.table in present
+            for referenced in referenced_tables(rule) - present - {rule.table}
+        }
         for table, referenced in sorted(unchecked):
             self.report.warning("", t("data.rule_reference_unchecked", table=table, referenced=referenced),
                                 t("data.fix_reference_unchecked", referenced=referenced), table=table)
