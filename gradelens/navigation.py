@@ -15,6 +15,7 @@ class PageSpec:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/overview.py", "Overview", ":material/dashboard:"),
+    PageSpec("pages/attainment.py", "Goal attainment", ":material/flag:"),
     PageSpec("pages/grades.py", "Grade distribution", ":material/stacked_bar_chart:"),
     PageSpec("pages/leniency.py", "Rater leniency", ":material/balance:"),
     PageSpec("pages/appeals.py", "Appeals", ":material/gavel:"),

@@ -1,0 +1,32 @@
+-- How well did each department attain its goals in a cycle?
+-- attainment is the mean of the department's employees' owner attainment (weights normalised
+-- per employee); employees without any goal with an actual are counted in employees but not in
+-- the mean. department_goal_attainment is the department's own goals, so a department whose
+-- own number is high while its people's is low stands out. Employees outside any department
+-- show as "(no department)" with an empty department_id.
+-- @param cycle cycle=latest  The performance cycle.
+-- @param as_of date=null  Attainment as of this date (default: the cycle's end).
+-- @param region text=null  Only employees of this region (default: all).
+-- @needs cycles, employees, goals
+-- @privacy aggregate count=employees
+-- @returns department_id, department, employees, employees_with_attainment, attainment, department_goal_attainment
+WITH owners AS (
+    SELECT * FROM owner_attainment($cycle, $as_of)
+),
+people AS (
+    SELECT e.department_id, e.department, o.attainment
+    FROM employee_units AS e
+    LEFT JOIN owners AS o ON o.owner_type = 'employee' AND o.owner_id = e.employee_id
+    WHERE e.cycle_id = $cycle AND ($region IS NULL OR e.region = $region)
+)
+SELECT
+    people.department_id,
+    people.department,
+    count(*) AS employees,
+    count(people.attainment) AS employees_with_attainment,
+    avg(people.attainment) AS attainment,
+    any_value(own.attainment) AS department_goal_attainment
+FROM people
+LEFT JOIN owners AS own ON own.owner_type = 'department' AND own.owner_id = people.department_id
+GROUP BY people.department_id, people.department
+ORDER BY people.department_id IS NULL, people.department;
