@@ -1,4 +1,6 @@
 -- Shared definitions every named query builds on (docs/data-contract.md, "Shared definitions").
+-- Table macros use prefixed aliases inside (cga_, eg_): DuckDB substitutes macro arguments
+-- into the body, so an outer alias such as `c` passed in as c.cycle_id would be captured.
 -- Loaded once per dataset connection, after the table views and the policy tables.
 
 -- goal_attainment(actual, target, direction, cap)
@@ -48,27 +50,27 @@ LEFT JOIN org_units AS department ON department.unit_id = d.department_id;
 -- The goals of one cycle with their latest actual up to `until_date` (NULL: the cycle's end) and
 -- their attainment. Actuals dated outside the cycle are ignored.
 CREATE MACRO cycle_goal_attainment(for_cycle, until_date) AS TABLE
-WITH cycle_goals AS (
+WITH cga_cycle_goals AS (
     -- Cycle dates join on cycle_id (an equi-join), so the date window below is a plain
     -- filter; a cross join with the bounds made DuckDB plan a nested-loop join.
-    SELECT g.*, c.start_date AS window_start, least(c.end_date, coalesce(until_date, c.end_date)) AS window_end
-    FROM goals AS g JOIN cycles AS c ON c.cycle_id = g.cycle_id
-    WHERE g.cycle_id = for_cycle
+    SELECT cga_goal.*, cga_cycle.start_date AS window_start, least(cga_cycle.end_date, coalesce(until_date, cga_cycle.end_date)) AS window_end
+    FROM goals AS cga_goal JOIN cycles AS cga_cycle ON cga_cycle.cycle_id = cga_goal.cycle_id
+    WHERE cga_goal.cycle_id = for_cycle
 ),
-latest AS (
-    SELECT a.goal_id, arg_max(a.actual, a.as_of) AS actual, max(a.as_of) AS actual_as_of
-    FROM kpi_actuals AS a
-    JOIN cycle_goals AS g ON g.goal_id = a.goal_id
-    WHERE a.as_of >= g.window_start AND a.as_of <= g.window_end
-    GROUP BY a.goal_id
+cga_latest AS (
+    SELECT cga_actual.goal_id, arg_max(cga_actual.actual, cga_actual.as_of) AS actual, max(cga_actual.as_of) AS actual_as_of
+    FROM kpi_actuals AS cga_actual
+    JOIN cga_cycle_goals AS cga_goal ON cga_goal.goal_id = cga_actual.goal_id
+    WHERE cga_actual.as_of >= cga_goal.window_start AND cga_actual.as_of <= cga_goal.window_end
+    GROUP BY cga_actual.goal_id
 )
 SELECT
-    g.* EXCLUDE (window_start, window_end),
-    latest.actual,
-    latest.actual_as_of,
-    goal_attainment(latest.actual, g.target, g.direction, (SELECT attainment_cap FROM policy_settings)) AS attainment
-FROM cycle_goals AS g
-LEFT JOIN latest ON latest.goal_id = g.goal_id;
+    cga_goal.* EXCLUDE (window_start, window_end),
+    cga_latest.actual,
+    cga_latest.actual_as_of,
+    goal_attainment(cga_latest.actual, cga_goal.target, cga_goal.direction, (SELECT attainment_cap FROM policy_settings)) AS attainment
+FROM cga_cycle_goals AS cga_goal
+LEFT JOIN cga_latest ON cga_latest.goal_id = cga_goal.goal_id;
 
 -- An owner's attainment: sum(weight * attainment) / sum(weight) over its goals that have an
 -- attainment. Dividing by the weights present normalises weights that do not sum to 1.
@@ -87,21 +89,21 @@ GROUP BY owner_type, owner_id;
 -- People without that attribute form the group '(none)'.
 CREATE MACRO employee_groups(group_by) AS TABLE
 SELECT
-    e.cycle_id,
-    e.employee_id,
-    e.department_id,
-    e.region,
+    eg_employee.cycle_id,
+    eg_employee.employee_id,
+    eg_employee.department_id,
+    eg_employee.region,
     coalesce(CASE group_by
-        WHEN 'department' THEN e.department_id
-        WHEN 'region' THEN e.region
-        WHEN 'job_level' THEN e.job_level
-        WHEN 'manager' THEN e.manager_id
+        WHEN 'department' THEN eg_employee.department_id
+        WHEN 'region' THEN eg_employee.region
+        WHEN 'job_level' THEN eg_employee.job_level
+        WHEN 'manager' THEN eg_employee.manager_id
     END, '(none)') AS group_id,
     CASE group_by
-        WHEN 'department' THEN e.department
-        WHEN 'region' THEN coalesce(e.region, '(no region)')
-        WHEN 'job_level' THEN coalesce(e.job_level, '(no job level)')
-        WHEN 'manager' THEN coalesce(manager.name, e.manager_id, '(no manager)')
+        WHEN 'department' THEN eg_employee.department
+        WHEN 'region' THEN coalesce(eg_employee.region, '(no region)')
+        WHEN 'job_level' THEN coalesce(eg_employee.job_level, '(no job level)')
+        WHEN 'manager' THEN coalesce(eg_manager.name, eg_employee.manager_id, '(no manager)')
     END AS group_name
-FROM employee_units AS e
-LEFT JOIN employees AS manager ON manager.cycle_id = e.cycle_id AND manager.employee_id = e.manager_id;
+FROM employee_units AS eg_employee
+LEFT JOIN employees AS eg_manager ON eg_manager.cycle_id = eg_employee.cycle_id AND eg_manager.employee_id = eg_employee.manager_id;

@@ -88,3 +88,13 @@ def test_a_unit_directly_under_the_company_has_no_department(tmp_path):
     row = dataset.cursor().execute(
         "SELECT department_id, department FROM employee_units WHERE employee_id = 'E9'").fetchone()
     assert row == (None, "(no department)")
+
+
+def test_macros_do_not_capture_the_callers_aliases(tiny):
+    # DuckDB substitutes macro arguments into the body; an outer alias named like an inner
+    # one (c, g, a) used to return every cycle's goals for each cycle.
+    rows = tiny.cursor().execute(
+        "SELECT c.cycle_id, (SELECT count(*) FROM cycle_goal_attainment(c.cycle_id, NULL)) AS goals "
+        "FROM cycles AS c ORDER BY c.cycle_id"
+    ).fetchall()
+    assert rows == [("2025H1", 1), ("2025H2", 9)]
