@@ -1,7 +1,7 @@
 """Statistics of grade distributions: guideline headcounts, goodness of fit, PSI and its thresholds.
 
 Pure functions over counts and shares (no data access), each with its formula and source.
-docs/methods-grades.md explains them for readers of the dashboard.
+docs/methods.md explains them for readers of the dashboard.
 
 scipy is imported inside the functions that need it: every CLI call imports the analyses
 package, and scipy.stats alone takes seconds to import on a cold machine.
@@ -274,7 +274,7 @@ def psi_approximation_holds(employees: int, reference_employees: int | None, nul
 
     `null_shares` is H0's distribution: the target shares, or for two cycles their pooled shares.
     With fewer people, empty grades (floored at 0.0001) dominate PSI and the chi-square threshold
-    raises false alarms for 20-45 % of groups of 5-50 people (docs/methods-grades.md).
+    raises false alarms for 20-45 % of groups of 5-50 people (docs/methods.md).
     """
     shares_ = np.asarray(null_shares, dtype=float)
     smallest = shares_[shares_ > 0].min()

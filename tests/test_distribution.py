@@ -223,7 +223,7 @@ def _false_alarm_rate(employees, threshold_of, trials=300, seed=3):
 def test_for_small_groups_the_chi_square_threshold_raises_many_false_alarms_and_the_simulated_one_does_not(employees):
     formula = _false_alarm_rate(employees, lambda x, y: psi_threshold(5, employees, employees))
     simulated = _false_alarm_rate(employees, lambda x, y: simulated_psi_threshold(x, y))
-    assert formula > 0.2  # measured 0.3-0.45 for 5-30 people (docs/methods-grades.md)
+    assert formula > 0.2  # measured 0.3-0.45 for 5-30 people (docs/methods.md)
     assert simulated <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / 300)
 
 
