@@ -108,7 +108,7 @@ def test_files_can_go_into_a_new_dataset_under_data(dataset, tmp_path, monkeypat
     at = open_page()
     at.toggle(key="data_into_new").set_value(True).run()
     at = upload(at, export_folder(tmp_path / "export"))
-    assert "Type a name" in at.warning[0].value
+    assert any("Type a name" in warning.value for warning in at.warning)
     at.text_input(key="data_new_name").set_value("company 2026").run()
     at.button(key="data_import").click().run()
     assert not at.exception and not at.error

@@ -3,7 +3,7 @@ the Grade distribution page draws from them (charts, the calibration sheet as a 
 as a printable HTML file).
 
 The statistics themselves live in gradelens.distribution; this module applies them to named-
-query results. docs/methods-grades.md explains the methods.
+query results. docs/methods.md explains the methods.
 """
 
 from __future__ import annotations
@@ -217,8 +217,9 @@ def distribution_chart(distribution_rows: pd.DataFrame, max_groups: int = CHART_
 def share_table(distribution_rows: pd.DataFrame) -> pd.DataFrame:
     """Group x grade shares as percent text, a guideline row first, groups by name."""
     grades = list(distribution_rows.drop_duplicates("grade").sort_values("grade_rank")["grade"])
+    # dropna=False keeps the grade columns when every share is hidden (suppressed for a viewer)
     wide = distribution_rows.pivot_table(index=["group_name", "group_id", "group_employees"], columns="grade",
-                                         values="share", aggfunc="first")[grades].reset_index()
+                                         values="share", aggfunc="first", dropna=False)[grades].reset_index()
     guideline = distribution_rows.drop_duplicates("grade").set_index("grade")["target_share"]
     first = pd.DataFrame([{"group_name": t("grades.chart_guideline"), "group_id": "", "group_employees": "",
                            **guideline.to_dict()}])
@@ -328,7 +329,13 @@ ul {{ margin-top: 4mm; color: #555; font-size: 9.5pt; }}
 
 
 def _cell_text(actual: int, guideline: int, gap: int) -> str:
-    """'8 / 5 (+3)': actual / guideline (gap with its sign); no gap when it is zero."""
+    """'8 / 5 (+3)': actual / guideline (gap with its sign); no gap when it is zero.
+
+    A cell hidden from the viewer (a small group, see gradelens/privacy.py) shows '–'.
+    """
+    if any(pd.isna(value) for value in (actual, guideline, gap)):
+        return "–"
+    actual, guideline, gap = int(actual), int(guideline), int(gap)
     return f"{actual} / {guideline} ({gap:+d})" if gap else f"{actual} / {guideline}"
 
 
