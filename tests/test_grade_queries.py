@@ -302,3 +302,17 @@ def test_drift_rows_come_cycle_by_cycle(company):
     drift = run_query(company, "grade_drift", {"group_by": "manager"})
     cycles = list(drift["cycle_id"])
     assert cycles == sorted(cycles, key=[H1, H2].index)
+
+
+def test_the_share_table_keeps_its_grade_columns_when_every_share_is_hidden():
+    import math
+
+    from gradelens.analyses.grades import share_table
+
+    rows = pd.DataFrame({
+        "group_id": ["D1"] * 5, "group_name": ["Sales"] * 5, "group_employees": [3] * 5,
+        "grade": list("SABCD"), "grade_rank": range(5), "share": [math.nan] * 5,
+        "target_share": [0.05, 0.2, 0.6, 0.1, 0.05],
+    })
+    table = share_table(rows)
+    assert set("SABCD") <= set(table.columns)

@@ -217,9 +217,9 @@ def distribution_chart(distribution_rows: pd.DataFrame, max_groups: int = CHART_
 def share_table(distribution_rows: pd.DataFrame) -> pd.DataFrame:
     """Group x grade shares as percent text, a guideline row first, groups by name."""
     grades = list(distribution_rows.drop_duplicates("grade").sort_values("grade_rank")["grade"])
-    # dropna=False keeps the grade columns when every share is hidden (suppressed for a viewer)
+    # reindex keeps the grade columns even when every share is missing (hidden from a viewer)
     wide = distribution_rows.pivot_table(index=["group_name", "group_id", "group_employees"], columns="grade",
-                                         values="share", aggfunc="first", dropna=False)[grades].reset_index()
+                                         values="share", aggfunc="first").reindex(columns=grades).reset_index()
     guideline = distribution_rows.drop_duplicates("grade").set_index("grade")["target_share"]
     first = pd.DataFrame([{"group_name": t("grades.chart_guideline"), "group_id": "", "group_employees": "",
                            **guideline.to_dict()}])
