@@ -64,7 +64,9 @@ def dataset_for(path: Path) -> Dataset:
 
 
 def current_dataset() -> Dataset:
-    return dataset_for(available_datasets()[st.session_state["gradelens_filters"].data])
+    """The dataset sidebar_filters() opened in this run (its fingerprint is computed once a
+    run, not once per query: it walks and stats every table file)."""
+    return st.session_state["gradelens_dataset"]
 
 
 def run_cached(dataset: Dataset, name: str, **params: object) -> pd.DataFrame:
@@ -192,6 +194,7 @@ def sidebar_filters() -> Filters:
         "region": region or t("common.all_regions"),
     }
     st.session_state["gradelens_filters"] = selection
+    st.session_state["gradelens_dataset"] = dataset
     # Written back every run: switching pages clears the URL, and this restores it.
     wanted = selection.url_params()
     if {k: url.get(k) for k in URL_KEYS if url.get(k)} != wanted:
