@@ -107,3 +107,23 @@ SELECT
     END AS group_name
 FROM employee_units AS eg_employee
 LEFT JOIN employees AS eg_manager ON eg_manager.cycle_id = eg_employee.cycle_id AND eg_manager.employee_id = eg_employee.manager_id;
+
+-- Each goal of a cycle with every ancestor (itself at steps 0), following parent links within
+-- the cycle only (a parent that is missing or in another cycle is not followed). The top
+-- ancestor is the one with the most steps; a goal inherits its strategy theme from it.
+CREATE MACRO cycle_goal_ancestors(for_cycle) AS TABLE
+WITH RECURSIVE gt_goal AS (
+    SELECT goal_id, parent_goal_id FROM goals WHERE cycle_id = for_cycle
+),
+gt_linked AS (
+    SELECT gt_goal.goal_id, gt_parent.goal_id AS linked_parent_id
+    FROM gt_goal LEFT JOIN gt_goal AS gt_parent ON gt_parent.goal_id = gt_goal.parent_goal_id
+),
+gt_walk(goal_id, ancestor_id, steps) AS (
+    SELECT goal_id, goal_id, 0 FROM gt_linked
+    UNION ALL
+    SELECT gt_walk.goal_id, gt_linked.linked_parent_id, gt_walk.steps + 1
+    FROM gt_walk JOIN gt_linked ON gt_linked.goal_id = gt_walk.ancestor_id
+    WHERE gt_linked.linked_parent_id IS NOT NULL AND gt_walk.steps < 64  -- guards against loops in bad data
+)
+SELECT goal_id, ancestor_id, steps FROM gt_walk;

@@ -31,12 +31,8 @@ linked AS (
     FROM cycle_goals AS g
     LEFT JOIN cycle_goals AS parent ON parent.goal_id = g.parent_goal_id
 ),
-walk(goal_id, ancestor_id, steps) AS (
-    SELECT goal_id, goal_id, 0 FROM linked
-    UNION ALL
-    SELECT walk.goal_id, linked.linked_parent_id, walk.steps + 1
-    FROM walk JOIN linked ON linked.goal_id = walk.ancestor_id
-    WHERE linked.linked_parent_id IS NOT NULL AND walk.steps < 64  -- guards against loops in bad data
+walk AS (
+    SELECT goal_id, ancestor_id, steps FROM cycle_goal_ancestors($cycle)
 ),
 tops AS (
     SELECT goal_id, arg_max(ancestor_id, steps) AS top_goal_id, max(steps) AS depth

@@ -20,17 +20,11 @@ linked AS (
     FROM cycle_goals AS g
     LEFT JOIN cycle_goals AS parent ON parent.goal_id = g.parent_goal_id
 ),
-walk(goal_id, ancestor_id, steps) AS (
-    SELECT goal_id, goal_id, 0 FROM linked
-    UNION ALL
-    SELECT walk.goal_id, linked.linked_parent_id, walk.steps + 1
-    FROM walk JOIN linked ON linked.goal_id = walk.ancestor_id
-    WHERE linked.linked_parent_id IS NOT NULL AND walk.steps < 64  -- guards against loops in bad data
-),
 themed AS (
     SELECT linked.*, top.strategy_theme AS inherited_theme
     FROM linked
-    JOIN (SELECT goal_id, arg_max(ancestor_id, steps) AS top_goal_id FROM walk GROUP BY goal_id) AS tops USING (goal_id)
+    JOIN (SELECT goal_id, arg_max(ancestor_id, steps) AS top_goal_id FROM cycle_goal_ancestors($cycle) GROUP BY goal_id) AS tops
+        USING (goal_id)
     JOIN linked AS top ON top.goal_id = tops.top_goal_id
 ),
 placed AS (
