@@ -18,7 +18,7 @@ import pandas as pd
 from gradelens.config import DEMO_DIR, configured_data_dir, ensure_demo_dataset
 from gradelens.dataset import open_dataset
 from gradelens.errors import GradelensError
-from gradelens.i18n import LANGUAGES, set_language, t
+from gradelens.i18n import LANGUAGES, localise_groups, set_language, t
 
 EXIT_USAGE = 2
 
@@ -82,7 +82,7 @@ def _parse_params(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise GradelensError(f"--param {pair!r} must look like KEY=VALUE, e.g. --param cycle=2025H2.")
+            raise GradelensError("errors.cli_bad_param", pair=repr(pair))
         params[key.strip()] = value
     return params
 
@@ -125,7 +125,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     get_query(args.name)  # an unknown name fails before any dataset work
     params = _parse_params(args.param)
     dataset = open_dataset(_data_dir(args.data))
-    _print_frame(run_query(dataset, args.name, params), args.format)
+    _print_frame(localise_groups(run_query(dataset, args.name, params)), args.format)
     return 0
 
 
@@ -135,7 +135,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         dataset = open_dataset(args.data)
     except GradelensError as exc:
-        print(f"gradelens: {exc}", file=sys.stderr)
+        print(f"gradelens: {exc.message()}", file=sys.stderr)
         return 2
     violations = validate(dataset, limit=args.limit or None)
     if dataset.missing:
@@ -153,7 +153,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from gradelens.demo import generate
 
     if args.employees < 20 or args.cycles < 1:
-        raise GradelensError("--employees must be at least 20 and --cycles at least 1.")
+        raise GradelensError("errors.cli_demo_size")
     manifest = generate(
         Path(args.out), employees=args.employees, cycles=args.cycles, seed=args.seed,
         progress=lambda fraction, message: print(f"[{fraction:4.0%}] {message}", file=sys.stderr),
@@ -169,7 +169,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     mapping = load_mapping(args.mapping) if args.mapping else None
     if args.max_file_mb is not None and args.max_file_mb <= 0:
-        raise GradelensError("--max-file-mb must be a positive number of megabytes.")
+        raise GradelensError("errors.cli_max_file_mb")
     shown = {"step": -1, "message": ""}
 
     def progress(fraction: float, message: str) -> None:
@@ -204,7 +204,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
     path = Path(args.data).expanduser().resolve()
     if not path.is_dir():
-        raise GradelensError(f"{path}: no such dataset folder.")
+        raise GradelensError("errors.cli_no_dataset_folder", path=path)
     records = list_snapshots(path)
     if not records:
         print(f"{path} has no snapshots yet (nothing was imported into it).")
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "rollback":
             return cmd_rollback(args)
     except GradelensError as exc:
-        print(f"gradelens: {exc}", file=sys.stderr)
+        print(f"gradelens: {exc.message()}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("gradelens: interrupted.", file=sys.stderr)

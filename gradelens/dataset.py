@@ -104,17 +104,12 @@ class Dataset:
                 [str(f) for f in files], hive_partitioning=True, union_by_name=True
             )
         except duckdb.Error as exc:
-            raise DatasetError(
-                f"{self.path}: cannot read table {table.name} ({_first_line(exc)}). "
-                "Check that its Parquet files are complete; re-export or re-import them."
-            ) from None
+            raise DatasetError("errors.table_unreadable", path=self.path, table=table.name, problem=_first_line(exc)) from None
         available = set(relation.columns)
         absent = [c.name for c in table.columns if c.name not in available]
         if absent:
-            raise DatasetError(
-                f"{self.path}: table {table.name} lacks column(s) {', '.join(absent)}. "
-                f"The contract's columns are: {', '.join(table.column_names)} (see docs/data-contract.md)."
-            )
+            raise DatasetError("errors.table_lacks_columns", path=self.path, table=table.name, columns=", ".join(absent),
+                               expected=", ".join(table.column_names))
         columns = ", ".join(f"CAST({c.name} AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
         relation.project(columns).create_view(table.name)
 
@@ -148,19 +143,16 @@ def open_dataset(path: str | Path) -> Dataset:
     """Open a dataset folder; raises DatasetError with a fix when it is not one."""
     path = Path(path).expanduser().resolve()
     if not path.exists():
-        raise DatasetError(f"{path}: no such folder. Point --data (or GRADELENS_DATA) at a dataset folder, or create one with `gradelens demo --out {path}`.")
+        raise DatasetError("errors.no_such_folder", path=path)
     if not path.is_dir():
-        raise DatasetError(f"{path}: is a file, not a dataset folder. A dataset is a folder of <table>.parquet files.")
+        raise DatasetError("errors.is_a_file", path=path)
     # Imports move files into place under a lock: list the files outside that moment, and
     # finish an import whose process was killed half-way (gradelens/importing/snapshots.py).
     from gradelens.importing.snapshots import settled
 
     with settled(path):
         if not is_dataset(path):
-            raise DatasetError(
-                f"{path}: not a dataset: it holds none of the tables {', '.join(TABLES)} as <table>.parquet "
-                "or <table>/*.parquet. See docs/data-contract.md, or create demo data with `gradelens demo`."
-            )
+            raise DatasetError("errors.not_a_dataset", path=path, tables=", ".join(TABLES))
         files = {name: table_files(path, name) for name in TABLES}
         data_fingerprint = fingerprint(path)
     return Dataset(path=path, policy=load_policy(path), files=files, fingerprint=data_fingerprint)

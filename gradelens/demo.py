@@ -277,7 +277,7 @@ def read_manifest(dataset_dir: Path) -> DemoManifest:
     """The manifest of a demo dataset folder written by `generate`."""
     path = Path(dataset_dir) / MANIFEST_FILE
     if not path.exists():
-        raise GradelensError(f"{path} not found: {dataset_dir} is not a demo dataset. Generate one with gradelens.demo.generate.")
+        raise GradelensError("errors.demo_no_manifest", path=path, folder=dataset_dir)
     return DemoManifest.from_json(path.read_text(encoding="utf-8"))
 
 
@@ -300,15 +300,13 @@ def generate(
     cycle; `progress(fraction, message)` is called at each stage.
     """
     if isinstance(employees, bool) or not isinstance(employees, numbers.Integral) or employees < MIN_EMPLOYEES:
-        raise GradelensError(f"The demo needs at least {MIN_EMPLOYEES} employees, got {employees!r}.")
+        raise GradelensError("errors.demo_employees", minimum=MIN_EMPLOYEES, value=repr(employees))
     if isinstance(cycles, bool) or not isinstance(cycles, numbers.Integral) or not 1 <= cycles <= MAX_CYCLES:
-        raise GradelensError(f"The demo covers 1 to {MAX_CYCLES} cycles, got {cycles!r}.")
+        raise GradelensError("errors.demo_cycles", maximum=MAX_CYCLES, value=repr(cycles))
     employees, cycles, seed = int(employees), int(cycles), int(seed)
     out_dir = Path(out_dir)
     if out_dir.exists() and not _is_replaceable(out_dir):
-        raise GradelensError(
-            f"{out_dir} already holds data that is not a gradelens demo; choose an empty or new folder for the demo."
-        )
+        raise GradelensError("errors.demo_folder_taken", path=out_dir)
     report = progress or (lambda fraction, message: None)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))

@@ -22,7 +22,12 @@ import functools
 import os
 import sys
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LANGUAGES = ("en", "zh")
 DEFAULT_LANGUAGE = "en"
@@ -34,6 +39,18 @@ _language = DEFAULT_LANGUAGE
 
 class MissingMessage(KeyError):
     """A key the catalog does not have (a bug: every shown text must be in the catalog)."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """A catalog message not rendered yet: a value inside another message (an error's
+    "expected a table") that must follow the language that message is shown in."""
+
+    key: str
+    values: dict[str, object] = field(default_factory=dict)
+
+    def render(self, language: str | None = None) -> str:
+        return t(self.key, language, **self.values)
 
 
 @functools.cache
@@ -75,7 +92,7 @@ def current_language() -> str:
     return _language
 
 
-def t(key: str, language: str | None = None, **values: object) -> str:
+def t(key: str, language: str | None = None, /, **values: object) -> str:
     """The message for `key` in the current (or given) language, with placeholders filled."""
     texts = catalog().get(key)
     language = language or current_language()
@@ -84,7 +101,9 @@ def t(key: str, language: str | None = None, **values: object) -> str:
             raise MissingMessage(f"message {key!r} has no {language!r} text in gradelens/locales/")
         return key
     text = texts[language]
-    return text.format(**values) if values else text
+    if not values:
+        return text
+    return text.format(**{name: value.render(language) if isinstance(value, Message) else value for name, value in values.items()})
 
 
 def value_label(kind: str, value: object, language: str | None = None) -> str:
@@ -97,6 +116,29 @@ def value_label(kind: str, value: object, language: str | None = None) -> str:
     if texts is None:
         return str(value)
     return texts.get(language or current_language(), str(value))
+
+
+GROUP_LABEL_COLUMNS = ("department", "group_name")
+"""Columns of named-query results that hold a group's label (its id is in another column)."""
+
+
+def group_codes() -> tuple[str, ...]:
+    """The labels SQL writes for people without a group: '(no department)', '(no manager)', ..."""
+    return tuple(key.removeprefix("values.group.") for key in catalog() if key.startswith("values.group."))
+
+
+def localise_groups(frame: pd.DataFrame, language: str | None = None) -> pd.DataFrame:
+    """`frame` with the group-label codes in its label columns shown in `language`.
+
+    Only label columns change: ids, codes in other columns and sort order stay as the query
+    returned them, so selections and joins keep working in every language.
+    """
+    labels = {code: label for code in group_codes() if (label := value_label("group", code, language)) != code}
+    if not labels:
+        return frame
+    changed = {column: frame[column].replace(labels) for column in GROUP_LABEL_COLUMNS
+               if column in frame.columns and frame[column].isin(list(labels)).any()}
+    return frame.assign(**changed) if changed else frame
 
 
 def format_date(value: dt.date | None, language: str | None = None) -> str:

@@ -804,9 +804,10 @@ def department_chart(raters: pd.DataFrame, min_ratees: int) -> go.Figure:
     import plotly.graph_objects as go
 
     from gradelens.charts import style
-    from gradelens.i18n import t
+    from gradelens.i18n import t, value_label
 
-    eligible = raters[raters["ratees"] >= min_ratees].assign(department=lambda f: f["department"].fillna("(no department)"))
+    no_department = value_label("group", "(no department)")
+    eligible = raters[raters["ratees"] >= min_ratees].assign(department=lambda f: f["department"].fillna(no_department))
     order = eligible.groupby("department")["effect"].std().fillna(0.0).sort_values(ascending=False).index.tolist()
     fig = go.Figure()
     for department in order:

@@ -74,63 +74,63 @@ def load_policy(dataset_dir: Path) -> Policy:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: not valid TOML ({exc}). Fix the syntax or delete the file to use defaults.")
+        raise DatasetError("errors.policy_bad_toml", source=path, problem=str(exc))
     return policy_from_dict(raw, source=str(path))
 
 
 def policy_from_dict(raw: dict, source: str = "policy") -> Policy:
     default = Policy()
 
-    def fail(msg: str) -> DatasetError:
-        return DatasetError(f"{source}: {msg}")
+    def fail(key: str, **values: object) -> DatasetError:
+        return DatasetError(key, source=source, **values)
 
     def number(value, key: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise fail(f"{key} must be a number, found {value!r}.")
+            raise fail("errors.policy_not_number", key=key, value=repr(value))
         return float(value)
 
     grades = tuple(raw.get("grades", default.grades))
     if len(grades) < 2 or len(set(grades)) != len(grades) or not all(isinstance(g, str) and g for g in grades):
-        raise fail("grades must be a list of two or more distinct grade names, best first, e.g. [\"S\", \"A\", \"B\", \"C\", \"D\"].")
+        raise fail("errors.policy_grades")
 
     shares_raw = raw.get("target_shares", default.target_shares if grades == default.grades else None)
     if shares_raw is None:
-        raise fail("target_shares must be given when grades differ from the default S/A/B/C/D.")
+        raise fail("errors.policy_shares_needed")
     if set(shares_raw) != set(grades):
-        raise fail(f"target_shares must name exactly the grades {list(grades)}, found {sorted(shares_raw)}.")
+        raise fail("errors.policy_shares_grades", grades=list(grades), found=sorted(shares_raw))
     shares = {g: number(shares_raw[g], f"target_shares.{g}") for g in grades}
     if any(s < 0 for s in shares.values()) or abs(sum(shares.values()) - 1) > 1e-6:
-        raise fail(f"target_shares must be non-negative and sum to 1, they sum to {sum(shares.values()):.4f}.")
+        raise fail("errors.policy_shares_sum", total=f"{sum(shares.values()):.4f}")
 
     scale = raw.get("score_scale", {})
     score_min = number(scale.get("min", default.score_min), "score_scale.min")
     score_max = number(scale.get("max", default.score_max), "score_scale.max")
     if score_min >= score_max:
-        raise fail(f"score_scale.min ({score_min}) must be below score_scale.max ({score_max}).")
+        raise fail("errors.policy_score_scale", low=score_min, high=score_max)
 
     dims = {**default.dimension_weights, **raw.get("dimension_weights", {})}
     if set(dims) != set(DIMENSIONS):
-        raise fail(f"dimension_weights may only name {list(DIMENSIONS)}.")
+        raise fail("errors.policy_dimension_names", names=list(DIMENSIONS))
     dims = {k: number(v, f"dimension_weights.{k}") for k, v in dims.items()}
     if any(v < 0 for v in dims.values()) or sum(dims.values()) <= 0:
-        raise fail("dimension_weights must be non-negative with a positive sum.")
+        raise fail("errors.policy_dimension_weights")
 
     roles = {**default.rater_role_weights, **raw.get("rater_role_weights", {})}
     if set(roles) != set(RATER_ROLES):
-        raise fail(f"rater_role_weights may only name {list(RATER_ROLES)}.")
+        raise fail("errors.policy_role_names", names=list(RATER_ROLES))
     roles = {k: number(v, f"rater_role_weights.{k}") for k, v in roles.items()}
     if any(v < 0 for v in roles.values()):
-        raise fail("rater_role_weights must be non-negative.")
+        raise fail("errors.policy_role_weights")
 
     cap = number(raw.get("attainment", {}).get("cap", default.attainment_cap), "attainment.cap")
     if cap <= 0:
-        raise fail("attainment.cap must be positive.")
+        raise fail("errors.policy_cap")
     min_group = raw.get("privacy", {}).get("min_group_size", default.min_group_size)
     if not isinstance(min_group, int) or isinstance(min_group, bool) or min_group < 1:
-        raise fail(f"privacy.min_group_size must be a whole number of at least 1, found {min_group!r}.")
+        raise fail("errors.policy_min_group", value=repr(min_group))
     service_days = raw.get("appeals", {}).get("service_target_days", default.appeal_service_target_days)
     if not isinstance(service_days, int) or isinstance(service_days, bool) or service_days < 1:
-        raise fail(f"appeals.service_target_days must be a whole number of at least 1, found {service_days!r}.")
+        raise fail("errors.policy_service_days", value=repr(service_days))
 
     return Policy(
         grades=grades,

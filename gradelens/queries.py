@@ -35,6 +35,7 @@ import pandas as pd
 from gradelens.contract import TABLES
 from gradelens.dataset import Dataset
 from gradelens.errors import DatasetError, QueryError
+from gradelens.i18n import Message
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
 
@@ -70,7 +71,7 @@ class Param:
     def parse(cls, text: str, where: str) -> Param:
         match = _PARAM_LINE.match(text.strip())
         if not match:
-            raise QueryError(f"{where}: cannot read parameter line '@param {text.strip()}'; write '@param NAME TYPE[=DEFAULT] description'.")
+            raise QueryError("errors.param_line", where=where, line=text.strip())
         name, type_, raw_default = match["name"], match["type"], match["default"]
         param = cls(name, type_, REQUIRED, match["description"].strip())
         if raw_default is None:
@@ -83,15 +84,14 @@ class Param:
             default = param.coerce(raw_default, where)
         return cls(name, type_, default, param.description)
 
-    def coerce(self, value: object, where: str) -> object:
+    def coerce(self, value: object, where: str | Message) -> object:
         """Turn a value (often text from a URL or the command line) into this parameter's type."""
         if value is None:
             return None
-        problem = f"{where}: parameter {self.name}"
         if self.type in ("cycle", "text"):
             text = str(value)
             if len(text) > MAX_TEXT_LENGTH:
-                raise QueryError(f"{problem} is {len(text)} characters long; at most {MAX_TEXT_LENGTH} are accepted.")
+                raise QueryError("errors.param_too_long", where=where, param=self.name, length=len(text), limit=MAX_TEXT_LENGTH)
             return text
         if self.type == "date":
             if isinstance(value, dt.datetime):
@@ -101,25 +101,25 @@ class Param:
             try:
                 return dt.date.fromisoformat(str(value))
             except ValueError:
-                raise QueryError(f"{problem} must be a date as YYYY-MM-DD, found {value!r}.") from None
+                raise QueryError("errors.param_not_date", where=where, param=self.name, value=repr(value)) from None
         if self.type == "int":
             try:
                 if isinstance(value, float) and not value.is_integer():
                     raise ValueError
                 return int(value)
             except (TypeError, ValueError):
-                raise QueryError(f"{problem} must be a whole number, found {value!r}.") from None
+                raise QueryError("errors.param_not_int", where=where, param=self.name, value=repr(value)) from None
         if self.type == "number":
             try:
                 number = float(value)
             except (TypeError, ValueError):
                 number = math.nan
             if not math.isfinite(number):
-                raise QueryError(f"{problem} must be a finite number, found {value!r}.")
+                raise QueryError("errors.param_not_number", where=where, param=self.name, value=repr(value))
             return number
         choices = self.choices
         if str(value) not in choices:
-            raise QueryError(f"{problem} must be one of {', '.join(choices)}; found {value!r}.")
+            raise QueryError("errors.param_not_choice", where=where, param=self.name, choices=", ".join(choices), value=repr(value))
         return str(value)
 
 
@@ -164,14 +164,14 @@ def parse_header(text: str, where: str) -> tuple[str, tuple[Param, ...], tuple[s
         elif body.startswith("@returns "):
             returns = tuple(c.strip() for c in body[len("@returns ") :].split(",") if c.strip())
         elif body.startswith("@"):
-            raise QueryError(f"{where}: unknown header tag '{body.split()[0]}'; use @param, @needs or @returns.")
+            raise QueryError("errors.header_unknown_tag", where=where, tag=body.split()[0])
         elif body:
             description.append(body)
     unknown = [t for t in needs if t not in TABLES]
     if unknown:
-        raise QueryError(f"{where}: @needs names unknown table(s) {', '.join(unknown)}.")
+        raise QueryError("errors.header_unknown_tables", where=where, tables=", ".join(unknown))
     if not description:
-        raise QueryError(f"{where}: the header must open with a comment saying what question the query answers.")
+        raise QueryError("errors.header_no_question", where=where)
     return "\n".join(description), tuple(params), needs, returns
 
 
@@ -205,10 +205,8 @@ def load_sql_query(path: Path) -> NamedQuery:
     declared = {p.name for p in params}
     used = sql_parameter_names(text)
     if used != declared:
-        raise QueryError(
-            f"{where}: parameters used in the SQL ({', '.join(sorted(used)) or 'none'}) differ from "
-            f"those declared with @param ({', '.join(sorted(declared)) or 'none'})."
-        )
+        raise QueryError("errors.sql_params_differ", where=where, used=", ".join(sorted(used)) or "-",
+                         declared=", ".join(sorted(declared)) or "-")
     return NamedQuery(path.stem, description, params, needs, returns, sql=text)
 
 
@@ -241,7 +239,7 @@ def all_queries() -> dict[str, NamedQuery]:
     queries = {path.stem: load_sql_query(path) for path in sorted(QUERIES_DIR.glob("*.sql"))}
     clash = set(queries) & set(_PYTHON_QUERIES)
     if clash:
-        raise QueryError(f"named queries defined both in SQL and Python: {', '.join(sorted(clash))}.")
+        raise QueryError("errors.query_defined_twice", names=", ".join(sorted(clash)))
     queries.update(_PYTHON_QUERIES)
     return dict(sorted(queries.items()))
 
@@ -250,8 +248,9 @@ def get_query(name: str) -> NamedQuery:
     queries = all_queries()
     if name not in queries:
         close = [q for q in queries if name.lower() in q or q in name.lower()]
-        hint = f" Did you mean {', '.join(close)}?" if close else " Run `gradelens queries` to list them."
-        raise QueryError(f"unknown query '{name}'.{hint}")
+        if close:
+            raise QueryError("errors.unknown_query_close", name=name, close=", ".join(close))
+        raise QueryError("errors.unknown_query", name=name)
     return queries[name]
 
 
@@ -260,18 +259,20 @@ def bind_params(dataset: Dataset, query: NamedQuery, given: Mapping[str, object]
     declared = {p.name for p in query.params}
     unknown = sorted(set(given) - declared)
     if unknown:
-        takes = ", ".join(sorted(declared)) or "no parameters"
-        raise QueryError(f"query {query.name}: unknown parameter(s) {', '.join(unknown)}; it takes {takes}.")
+        if not declared:
+            raise QueryError("errors.query_takes_no_params", query=query.name, unknown=", ".join(unknown))
+        raise QueryError("errors.unknown_params", query=query.name, unknown=", ".join(unknown), takes=", ".join(sorted(declared)))
+    where = Message("errors.where_query", {"query": query.name})
     bound: dict[str, object] = {}
     for param in query.params:
         if param.name in given and given[param.name] not in ("", None):
-            value = param.coerce(given[param.name], f"query {query.name}")
+            value = param.coerce(given[param.name], where)
         elif param.required:
-            raise QueryError(f"query {query.name}: parameter {param.name} is required ({param.description or param.type}).")
+            raise QueryError("errors.param_required", query=query.name, param=param.name, about=param.description or param.type)
         else:
             value = param.default
         if param.type == "cycle" and value is not None:
-            value = resolve_cycle(dataset, value, f"query {query.name}")
+            value = resolve_cycle(dataset, value, where)
         bound[param.name] = value
     return bound
 
@@ -292,14 +293,14 @@ def cycle_ids(dataset: Dataset) -> list[str]:
     return [r[0] for r in con.execute(f"SELECT cycle_id FROM ({union}) WHERE cycle_id IS NOT NULL ORDER BY cycle_id").fetchall()]
 
 
-def resolve_cycle(dataset: Dataset, value: object, where: str) -> str:
+def resolve_cycle(dataset: Dataset, value: object, where: str | Message) -> str:
     known = cycle_ids(dataset)
     if not known:
-        raise DatasetError(f"{dataset.path}: the dataset has no cycles, so {where} cannot run. Add cycles.parquet (see docs/data-contract.md).")
+        raise DatasetError("errors.no_cycles", path=dataset.path, where=where)
     if value == LATEST:
         return known[-1]
     if value not in known:
-        raise QueryError(f"{where}: unknown cycle {value!r}; the dataset has {', '.join(known)}.")
+        raise QueryError("errors.unknown_cycle", where=where, cycle=repr(value), known=", ".join(known))
     return str(value)
 
 
@@ -308,10 +309,7 @@ def run_query(dataset: Dataset, name: str, params: Mapping[str, object] | None =
     query = get_query(name)
     missing = [t for t in query.needs if t in dataset.missing]
     if missing:
-        raise DatasetError(
-            f"query {name} needs the table(s) {', '.join(missing)}, which dataset {dataset.path} lacks. "
-            "Add them (see docs/data-contract.md) or import them with `gradelens import`."
-        )
+        raise DatasetError("errors.query_needs_tables", query=name, tables=", ".join(missing), path=dataset.path)
     bound = bind_params(dataset, query, params or {})
     if query.function is not None:
         return query.function(dataset, **bound)
@@ -319,7 +317,4 @@ def run_query(dataset: Dataset, name: str, params: Mapping[str, object] | None =
         return dataset.cursor().execute(query.sql, bound).df()
     except duckdb.Error as exc:
         # Reading a damaged file or a value that breaks a cast surfaces here, not at open.
-        raise DatasetError(
-            f"query {name} failed on dataset {dataset.path}: {str(exc).strip().splitlines()[0]}. "
-            "Run `gradelens validate` on the dataset to find the data that breaks it."
-        ) from None
+        raise DatasetError("errors.query_failed", query=name, path=dataset.path, problem=str(exc).strip().splitlines()[0]) from None

@@ -16,7 +16,7 @@ import streamlit as st
 from gradelens.config import DEMO_DIR, available_datasets, configured_data_dir, ensure_demo_dataset
 from gradelens.dataset import Dataset, fingerprint, open_dataset
 from gradelens.errors import GradelensError
-from gradelens.i18n import LANGUAGES, normalise, t
+from gradelens.i18n import LANGUAGES, localise_groups, normalise, t
 from gradelens.queries import cycle_ids, run_query
 
 # URL keys for the sidebar filters; a copied URL reopens the same view on any page.
@@ -76,11 +76,12 @@ def run_cached(dataset: Dataset, name: str, **params: object) -> pd.DataFrame:
 
 def query(name: str, **params: object) -> pd.DataFrame | None:
     """Run a named query on the current dataset (cached); on a user-facing error, explain it
-    on the page and return None so the rest of the page still renders."""
+    on the page and return None so the rest of the page still renders. Group labels such as
+    '(no department)' come back in the page language (ids and codes as they are)."""
     try:
-        return run_cached(current_dataset(), name, **params)
+        return localise_groups(run_cached(current_dataset(), name, **params))
     except GradelensError as exc:
-        st.warning(str(exc), icon=":material/info:")
+        st.warning(exc.message(), icon=":material/info:")
         return None
 
 
@@ -152,7 +153,7 @@ def sidebar_filters() -> Filters:
     try:
         dataset = dataset_for(datasets[st.session_state["filter_data"]])
     except GradelensError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(exc.message(), icon=":material/error:")
         st.stop()
 
     try:
@@ -162,7 +163,7 @@ def sidebar_filters() -> Filters:
             cycles = run_cached(dataset, "cycle_list")
             cycle_names = dict(zip(cycles["cycle_id"], cycles["name"]))
     except GradelensError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(exc.message(), icon=":material/error:")
         st.stop()
 
     cycle = None

@@ -148,16 +148,16 @@ def rules() -> list[Rule]:
              "SELECT t.cycle_id, t.start_date || ' .. ' || t.end_date FROM cycles t WHERE t.start_date >= t.end_date"),
         _allowed("org_units", "unit_type", UNIT_TYPES),
         Rule("org_units", "one_root",
-             "SELECT string_agg(t.unit_id, ', ') , count(*) || ' roots' FROM org_units t WHERE t.parent_unit_id IS NULL "
+             "SELECT string_agg(t.unit_id, ', ') , count(*)::VARCHAR FROM org_units t WHERE t.parent_unit_id IS NULL "
              "HAVING count(*) <> 1 OR bool_or(t.unit_type <> 'company') "
-             "UNION ALL SELECT '(none)', 'no root' FROM (SELECT count(*) n FROM org_units) c, (SELECT count(*) r FROM org_units WHERE parent_unit_id IS NULL) r WHERE c.n > 0 AND r.r = 0"),
+             "UNION ALL SELECT '-', '0' FROM (SELECT count(*) n FROM org_units) c, (SELECT count(*) r FROM org_units WHERE parent_unit_id IS NULL) r WHERE c.n > 0 AND r.r = 0"),
         Rule("org_units", "parent_unit",
              "SELECT t.unit_id, t.parent_unit_id FROM org_units t WHERE t.parent_unit_id IS NOT NULL AND t.parent_unit_id NOT IN (SELECT unit_id FROM org_units)"),
         Rule("org_units", "unit_tree",
              "WITH RECURSIVE up(unit_id, ancestor, depth) AS (SELECT unit_id, parent_unit_id, 1 FROM org_units WHERE parent_unit_id IS NOT NULL "
              "UNION ALL SELECT up.unit_id, o.parent_unit_id, up.depth + 1 FROM up JOIN org_units o ON o.unit_id = up.ancestor "
              "WHERE o.parent_unit_id IS NOT NULL AND up.depth < 64 AND up.ancestor <> up.unit_id) "
-             "SELECT DISTINCT unit_id, 'loop' FROM up WHERE ancestor = unit_id"),
+             "SELECT DISTINCT unit_id, unit_id FROM up WHERE ancestor = unit_id"),
         _cycle_exists("employees"),
         Rule("employees", "unit_exists",
              "SELECT " + row_key_sql("employees") + ", t.unit_id FROM employees t WHERE t.unit_id NOT IN (SELECT unit_id FROM org_units)"),
@@ -224,7 +224,7 @@ def validate(dataset: Dataset, limit: int | None = None) -> list[Violation]:
             rows = con.execute(sql).fetchall()
         except duckdb.Error as exc:
             types = Rule(rule.table, "types", "")
-            violations.append(Violation(rule.table, "(table)", types.rule, str(exc).strip().splitlines()[0], types.fix, types.key))
+            violations.append(Violation(rule.table, "-", types.rule, str(exc).strip().splitlines()[0], types.fix, types.key))
             break
         violations.extend(
             Violation(rule.table, str(key), rule.rule, "" if found is None else str(found), rule.fix, rule.key, rule.values)

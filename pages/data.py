@@ -74,7 +74,7 @@ else:
             try:
                 done = web.run(folder, target, text, cycle, lambda fraction, step: bar.progress(min(max(fraction, 0.0), 1.0), text=step))
             except GradelensError as exc:
-                st.error(str(exc), icon=":material/error:")
+                st.error(exc.message(), icon=":material/error:")
             else:
                 if done.imported:
                     web.flash(t("data.imported", snapshot=done.snapshot_id, dataset=target.name))
@@ -98,7 +98,7 @@ else:
             try:
                 record = web.rollback(dataset.path, chosen)
             except GradelensError as exc:
-                st.error(str(exc), icon=":material/error:")
+                st.error(exc.message(), icon=":material/error:")
             else:
                 web.flash(t("data.rolled_back", snapshot=chosen, new=record["id"]))
                 for key in ("data_rollback_sure", "data_rollback_to"):

@@ -212,7 +212,7 @@ def _directory(keyed: _Keyed, cycle: str) -> pd.DataFrame:
 def _flagged_raters(dataset: Dataset, cycle: str, role: str, threshold: float, min_ratees: int, named: bool = True) -> pd.DataFrame:
     """The fit's raters with q-values and flags; with `named`, their name, department and region."""
     if threshold < 0 or min_ratees < 1:
-        raise QueryError(f"leniency flags need threshold >= 0 and min_ratees >= 1; found threshold {threshold}, min_ratees {min_ratees}.")
+        raise QueryError("errors.leniency_flag_limits", threshold=threshold, min_ratees=min_ratees)
     keyed = _Keyed(dataset)
     raters = leniency.flag_raters(_fit(keyed, cycle, role).raters, threshold=threshold, min_ratees=min_ratees)
     raters = raters.assign(direction=np.where(raters["effect"].to_numpy() < 0, "severe", "lenient"))

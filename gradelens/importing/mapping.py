@@ -54,7 +54,7 @@ from gradelens.contract import (
     UNIT_TYPES,
 )
 from gradelens.errors import GradelensError
-from gradelens.i18n import t
+from gradelens.i18n import Message, t
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "examples" / "mappings"
 
@@ -191,9 +191,9 @@ def load_mapping(path: str | Path) -> Mapping:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise MappingError(t("data.mapping_not_found", path=str(path))) from None
+        raise MappingError("data.mapping_not_found", path=str(path)) from None
     except UnicodeDecodeError:
-        raise MappingError(t("data.mapping_not_utf8", path=str(path))) from None
+        raise MappingError("data.mapping_not_utf8", path=str(path)) from None
     return parse_mapping(text, source=str(path))
 
 
@@ -202,18 +202,18 @@ def parse_mapping(text: str, source: str = "mapping") -> Mapping:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise MappingError(t("data.mapping_bad_toml", source=source, problem=str(exc))) from None
+        raise MappingError("data.mapping_bad_toml", source=source, problem=str(exc)) from None
     _only(raw, {"read", "cycle", "grades", "tables"}, source, "")
     defaults = _read_options(raw.get("read", {}), ReadOptions(), source, "read")
     grades = _string_map(raw.get("grades", {}), source, "grades")
     cycle = _cycle(raw.get("cycle"), source)
     tables_raw = raw.get("tables", {})
     if not isinstance(tables_raw, dict) or not tables_raw:
-        raise MappingError(t("data.mapping_no_tables", source=source, tables=", ".join(TABLES)))
+        raise MappingError("data.mapping_no_tables", source=source, tables=", ".join(TABLES))
     tables = {}
     for name, spec in tables_raw.items():
         if name not in TABLES:
-            raise MappingError(t("data.mapping_unknown_table", source=source, name=name, tables=", ".join(TABLES)))
+            raise MappingError("data.mapping_unknown_table", source=source, name=name, tables=", ".join(TABLES))
         tables[name] = _table_mapping(name, spec, defaults, source)
     return Mapping(tables=tables, cycle=cycle, grades=grades, source=source, text=text)
 
@@ -221,7 +221,7 @@ def parse_mapping(text: str, source: str = "mapping") -> Mapping:
 def _table_mapping(name: str, spec: object, defaults: ReadOptions, source: str) -> TableMapping:
     where = f"tables.{name}"
     if not isinstance(spec, dict):
-        raise MappingError(t("data.mapping_bad_value", source=source, setting=where, expected="a table"))
+        raise MappingError("data.mapping_bad_value", source=source, setting=where, expected=Message("data.expected_table"))
     read_keys = {"encoding", "delimiter", "sheet", "header_row", "date_formats", "null_values", "decimal"}
     _only(spec, {"files", "columns", "constants", "values", "scale", "dimensions"} | read_keys, source, where)
     contract = TABLES[name]
@@ -229,7 +229,7 @@ def _table_mapping(name: str, spec: object, defaults: ReadOptions, source: str) 
     if isinstance(files, str):
         files = [files]
     if not isinstance(files, list) or not files or not all(isinstance(f, str) and f for f in files):
-        raise MappingError(t("data.mapping_bad_value", source=source, setting=f"{where}.files", expected="a list of file-name patterns"))
+        raise MappingError("data.mapping_bad_value", source=source, setting=f"{where}.files", expected=Message("data.expected_file_patterns"))
 
     columns = {}
     for column, headers in spec.get("columns", {}).items():
@@ -237,51 +237,51 @@ def _table_mapping(name: str, spec: object, defaults: ReadOptions, source: str) 
         if isinstance(headers, str):
             headers = [headers]
         if not isinstance(headers, list) or not headers or not all(isinstance(h, str) and h.strip() for h in headers):
-            raise MappingError(t("data.mapping_bad_value", source=source, setting=f"{where}.columns.{column}", expected="a header or a list of headers"))
+            raise MappingError("data.mapping_bad_value", source=source, setting=f"{where}.columns.{column}", expected=Message("data.expected_headers"))
         columns[column] = tuple(headers)
 
     constants = {}
     for column, value in spec.get("constants", {}).items():
         _known_column(name, column, source, f"{where}.constants")
         if not isinstance(value, (str, int, float, dt.date)) or isinstance(value, bool):
-            raise MappingError(t("data.mapping_bad_value", source=source, setting=f"{where}.constants.{column}", expected="a text, number or date"))
+            raise MappingError("data.mapping_bad_value", source=source, setting=f"{where}.constants.{column}", expected=Message("data.expected_constant"))
         constants[column] = value
 
     values = {}
     for column, table in spec.get("values", {}).items():
         _known_column(name, column, source, f"{where}.values")
         if str(contract.column(column).type) != "string":
-            raise MappingError(t("data.mapping_values_on_non_text", source=source, setting=f"{where}.values.{column}"))
+            raise MappingError("data.mapping_values_on_non_text", source=source, setting=f"{where}.values.{column}")
         values[column] = _string_map(table, source, f"{where}.values.{column}")
     for column, mapped in values.items():
         allowed = ALLOWED_CODES.get(column)
         wrong = sorted({v for v in mapped.values() if allowed and v not in allowed})
         if wrong:
-            raise MappingError(t("data.mapping_bad_code", source=source, setting=f"{where}.values.{column}",
-                                 values=", ".join(wrong), allowed=", ".join(allowed)))
+            raise MappingError("data.mapping_bad_code", source=source, setting=f"{where}.values.{column}",
+                                 values=", ".join(wrong), allowed=", ".join(allowed))
 
     scales = {}
     for column, scale in spec.get("scale", {}).items():
         _known_column(name, column, source, f"{where}.scale")
         if str(contract.column(column).type) != "double":
-            raise MappingError(t("data.mapping_scale_on_non_number", source=source, setting=f"{where}.scale.{column}"))
+            raise MappingError("data.mapping_scale_on_non_number", source=source, setting=f"{where}.scale.{column}")
         scales[column] = _scale(scale, source, f"{where}.scale.{column}")
 
     dimensions = {}
     if "dimensions" in spec:
         if name != "ratings":
-            raise MappingError(t("data.mapping_dimensions_only_ratings", source=source, setting=f"{where}.dimensions"))
+            raise MappingError("data.mapping_dimensions_only_ratings", source=source, setting=f"{where}.dimensions")
         for dimension, headers in spec["dimensions"].items():
             if dimension not in DIMENSIONS:
-                raise MappingError(t("data.mapping_bad_code", source=source, setting=f"{where}.dimensions",
-                                     values=dimension, allowed=", ".join(DIMENSIONS)))
+                raise MappingError("data.mapping_bad_code", source=source, setting=f"{where}.dimensions",
+                                     values=dimension, allowed=", ".join(DIMENSIONS))
             if isinstance(headers, str):
                 headers = [headers]
             if not isinstance(headers, list) or not headers or not all(isinstance(h, str) and h.strip() for h in headers):
-                raise MappingError(t("data.mapping_bad_value", source=source, setting=f"{where}.dimensions.{dimension}", expected="a header or a list of headers"))
+                raise MappingError("data.mapping_bad_value", source=source, setting=f"{where}.dimensions.{dimension}", expected=Message("data.expected_headers"))
             dimensions[dimension] = tuple(headers)
         if not dimensions or {"dimension", "score"} & (set(columns) | set(constants)):
-            raise MappingError(t("data.mapping_dimensions_conflict", source=source, setting=f"{where}.dimensions"))
+            raise MappingError("data.mapping_dimensions_conflict", source=source, setting=f"{where}.dimensions")
 
     read = _read_options({k: v for k, v in spec.items() if k in read_keys}, defaults, source, where)
     if not columns and not dimensions:
@@ -291,46 +291,46 @@ def _table_mapping(name: str, spec: object, defaults: ReadOptions, source: str) 
 
 def _read_options(raw: object, defaults: ReadOptions, source: str, where: str) -> ReadOptions:
     if not isinstance(raw, dict):
-        raise MappingError(t("data.mapping_bad_value", source=source, setting=where, expected="a table"))
+        raise MappingError("data.mapping_bad_value", source=source, setting=where, expected=Message("data.expected_table"))
     _only(raw, {"encoding", "delimiter", "sheet", "header_row", "date_formats", "null_values", "decimal"}, source, where)
     options = {}
     if "encoding" in raw:
         encoding = raw["encoding"]
         if not isinstance(encoding, str) or (encoding != "auto" and not _codec_exists(encoding)):
-            raise MappingError(t("data.mapping_bad_value", source=source, setting=f"{where}.encoding", expected='"auto" or an encoding such as "utf-8" or "gbk"'))
+            raise MappingError("data.mapping_bad_value", source=source, setting=f"{where}.encoding", expected=Message("data.expected_encoding"))
         options["encoding"] = encoding
     if "delimiter" in raw:
         delimiter = raw["delimiter"]
         if not isinstance(delimiter, str) or (delimiter != "auto" and len(delimiter) != 1):
-            raise MappingError(t("data.mapping_bad_value", source=source, setting=f"{where}.delimiter", expected='"auto" or one character such as "," ";" or "\\t"'))
+            raise MappingError("data.mapping_bad_value", source=source, setting=f"{where}.delimiter", expected=Message("data.expected_delimiter"))
         options["delimiter"] = delimiter
     if "sheet" in raw:
         sheet = raw["sheet"]
         if isinstance(sheet, bool) or not isinstance(sheet, (str, int)) or (isinstance(sheet, int) and sheet < 1):
-            raise MappingError(t("data.mapping_bad_value", source=source, setting=f"{where}.sheet", expected="a sheet name or a sheet number from 1"))
+            raise MappingError("data.mapping_bad_value", source=source, setting=f"{where}.sheet", expected=Message("data.expected_sheet"))
         options["sheet"] = sheet
     if "header_row" in raw:
         header_row = raw["header_row"]
         if isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1:
-            raise MappingError(t("data.mapping_bad_value", source=source, setting=f"{where}.header_row", expected="a row number from 1"))
+            raise MappingError("data.mapping_bad_value", source=source, setting=f"{where}.header_row", expected=Message("data.expected_header_row"))
         options["header_row"] = header_row
     if "date_formats" in raw:
         formats = raw["date_formats"]
         if isinstance(formats, str):
             formats = [formats]
         if not isinstance(formats, list) or not formats or not all(isinstance(f, str) for f in formats):
-            raise MappingError(t("data.mapping_bad_value", source=source, setting=f"{where}.date_formats", expected='a list such as ["%Y-%m-%d", "%Y/%m/%d"]'))
+            raise MappingError("data.mapping_bad_value", source=source, setting=f"{where}.date_formats", expected=Message("data.expected_date_formats"))
         for fmt in formats:
             date_pattern(fmt, source=f"{source}: {where}.date_formats")
         options["date_formats"] = tuple(formats)
     if "null_values" in raw:
         nulls = raw["null_values"]
         if not isinstance(nulls, list) or not all(isinstance(v, str) for v in nulls):
-            raise MappingError(t("data.mapping_bad_value", source=source, setting=f"{where}.null_values", expected='a list of texts such as ["", "-", "N/A"]'))
+            raise MappingError("data.mapping_bad_value", source=source, setting=f"{where}.null_values", expected=Message("data.expected_null_values"))
         options["null_values"] = tuple(dict.fromkeys(["", *nulls]))
     if "decimal" in raw:
         if raw["decimal"] not in (".", ","):
-            raise MappingError(t("data.mapping_bad_value", source=source, setting=f"{where}.decimal", expected='"." or ","'))
+            raise MappingError("data.mapping_bad_value", source=source, setting=f"{where}.decimal", expected=Message("data.expected_decimal"))
         options["decimal"] = raw["decimal"]
     return ReadOptions(**{**defaults.__dict__, **options})
 
@@ -354,13 +354,13 @@ def date_pattern(fmt: str, source: str = "date_formats") -> str:
             elif directive == "%":
                 parts.append("%")
             else:
-                raise MappingError(t("data.mapping_bad_date_format", source=source, format=fmt, directive=f"%{directive}"))
+                raise MappingError("data.mapping_bad_date_format", source=source, format=fmt, directive=f"%{directive}")
             i += 2
         else:
             parts.append(re.escape(char))
             i += 1
     if not ({"Y", "y"} & groups and {"m", "d"} <= groups):
-        raise MappingError(t("data.mapping_bad_date_format", source=source, format=fmt, directive="%Y %m %d"))
+        raise MappingError("data.mapping_bad_date_format", source=source, format=fmt, directive="%Y %m %d")
     return "^" + "".join(parts) + _OPTIONAL_TIME + "$"
 
 
@@ -368,11 +368,11 @@ def _cycle(raw: object, source: str) -> CycleSpec | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise MappingError(t("data.mapping_bad_value", source=source, setting="cycle", expected="a table"))
+        raise MappingError("data.mapping_bad_value", source=source, setting="cycle", expected=Message("data.expected_table"))
     _only(raw, {"id", "name", "start_date", "end_date"}, source, "cycle")
     cycle_id = raw.get("id")
     if cycle_id is not None and (not isinstance(cycle_id, str) or not cycle_id.strip()):
-        raise MappingError(t("data.mapping_bad_value", source=source, setting="cycle.id", expected="a cycle id such as 2026H1"))
+        raise MappingError("data.mapping_bad_value", source=source, setting="cycle.id", expected=Message("data.expected_cycle_id"))
     dates = {}
     for key in ("start_date", "end_date"):
         value = raw.get(key)
@@ -382,51 +382,51 @@ def _cycle(raw: object, source: str) -> CycleSpec | None:
             except ValueError:
                 value = None
         if key in raw and not isinstance(value, dt.date):
-            raise MappingError(t("data.mapping_bad_value", source=source, setting=f"cycle.{key}", expected="a date such as 2026-01-01"))
+            raise MappingError("data.mapping_bad_value", source=source, setting=f"cycle.{key}", expected=Message("data.expected_date"))
         dates[key] = value
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
-        raise MappingError(t("data.mapping_bad_value", source=source, setting="cycle.name", expected="a text"))
+        raise MappingError("data.mapping_bad_value", source=source, setting="cycle.name", expected=Message("data.expected_text"))
     if (name is None) != (dates["start_date"] is None) or (name is None) != (dates["end_date"] is None):
-        raise MappingError(t("data.mapping_cycle_incomplete", source=source))
+        raise MappingError("data.mapping_cycle_incomplete", source=source)
     return CycleSpec(cycle_id.strip() if cycle_id else None, name, dates["start_date"], dates["end_date"])
 
 
 def _scale(raw: object, source: str, where: str) -> Scale:
-    expected = "from = [low, high] and to = [low, high], e.g. from = [0, 100], to = [1, 5]"
+    expected = Message("data.expected_scale")
     if not isinstance(raw, dict):
-        raise MappingError(t("data.mapping_bad_value", source=source, setting=where, expected=expected))
+        raise MappingError("data.mapping_bad_value", source=source, setting=where, expected=expected)
     _only(raw, {"from", "to", "decimals"}, source, where)
     pairs = []
     for key in ("from", "to"):
         pair = raw.get(key)
         if (not isinstance(pair, list) or len(pair) != 2
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair) or pair[0] >= pair[1]):
-            raise MappingError(t("data.mapping_bad_value", source=source, setting=f"{where}.{key}", expected=expected))
+            raise MappingError("data.mapping_bad_value", source=source, setting=f"{where}.{key}", expected=expected)
         pairs.append((float(pair[0]), float(pair[1])))
     decimals = raw.get("decimals")
     if decimals is not None and (isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 12):
-        raise MappingError(t("data.mapping_bad_value", source=source, setting=f"{where}.decimals", expected="a whole number from 0 to 12"))
+        raise MappingError("data.mapping_bad_value", source=source, setting=f"{where}.decimals", expected=Message("data.expected_decimals"))
     return Scale(pairs[0], pairs[1], decimals)
 
 
 def _string_map(raw: object, source: str, where: str) -> dict[str, str]:
     if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
-        raise MappingError(t("data.mapping_bad_value", source=source, setting=where, expected='source value = "code" pairs'))
+        raise MappingError("data.mapping_bad_value", source=source, setting=where, expected=Message("data.expected_value_pairs"))
     return {str(k).strip(): v.strip() for k, v in raw.items()}
 
 
 def _known_column(table: str, column: str, source: str, where: str) -> None:
     if column not in TABLES[table].column_names:
-        raise MappingError(t("data.mapping_unknown_column", source=source, setting=where, column=column, table=table,
-                             columns=", ".join(TABLES[table].column_names)))
+        raise MappingError("data.mapping_unknown_column", source=source, setting=where, column=column, table=table,
+                             columns=", ".join(TABLES[table].column_names))
 
 
 def _only(raw: dict, allowed: set[str], source: str, where: str) -> None:
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise MappingError(t("data.mapping_unknown_key", source=source, setting=(where + "." if where else "") + unknown[0],
-                             allowed=", ".join(sorted(allowed))))
+        raise MappingError("data.mapping_unknown_key", source=source, setting=(where + "." if where else "") + unknown[0],
+                             allowed=", ".join(sorted(allowed)))
 
 
 def _codec_exists(name: str) -> bool:

@@ -114,7 +114,7 @@ def run_import(source: str | Path, dataset_dir: str | Path, mapping: Mapping | N
     source = Path(source).expanduser()
     dataset_dir = Path(dataset_dir).expanduser().resolve()
     if not source.exists():
-        raise ImportProblem(t("data.error_no_source", path=str(source)))
+        raise ImportProblem("data.error_no_source", path=str(source))
     mapping = mapping or default_mapping()
     cycle = _cycle_choice(cycle, mapping)
     created = _prepare_dataset_dir(dataset_dir)
@@ -135,23 +135,23 @@ def run_import(source: str | Path, dataset_dir: str | Path, mapping: Mapping | N
 def _cycle_choice(cycle: str | None, mapping: Mapping) -> str | None:
     from_mapping = mapping.cycle.cycle_id if mapping.cycle else None
     if cycle and from_mapping and cycle != from_mapping:
-        raise ImportProblem(t("data.error_cycle_conflict", cycle=cycle, mapping_cycle=from_mapping))
+        raise ImportProblem("data.error_cycle_conflict", cycle=cycle, mapping_cycle=from_mapping)
     chosen = (cycle or from_mapping or "").strip() or None
     if chosen is not None and not partition_safe(chosen):
-        raise ImportProblem(t("data.error_unsafe_cycle", cycle=chosen))
+        raise ImportProblem("data.error_unsafe_cycle", cycle=chosen)
     return chosen
 
 
 def _prepare_dataset_dir(dataset_dir: Path) -> bool:
     """Create the target folder when it does not exist; refuse a folder that holds other things."""
     if dataset_dir.exists() and not dataset_dir.is_dir():
-        raise ImportProblem(t("data.error_target_is_file", path=str(dataset_dir)))
+        raise ImportProblem("data.error_target_is_file", path=str(dataset_dir))
     if not dataset_dir.exists():
         dataset_dir.mkdir(parents=True)
         return True
     ours = {snapshots.STAGING, snapshots.HISTORY, "policy.toml"}
     if not is_dataset(dataset_dir) and any(not p.name.startswith(".") and p.name not in ours for p in dataset_dir.iterdir()):
-        raise ImportProblem(t("data.error_target_not_dataset", path=str(dataset_dir)))
+        raise ImportProblem("data.error_target_not_dataset", path=str(dataset_dir))
     return False
 
 
@@ -163,8 +163,8 @@ def _check_grade_map(mapping: Mapping, policy: Policy) -> None:
     for key, values in maps:
         wrong = sorted({v for v in values.values() if v not in policy.grades})
         if wrong:
-            raise MappingError(t("data.mapping_bad_code", source=mapping.source, setting=key, values=", ".join(wrong),
-                                 allowed=", ".join(policy.grades)))
+            raise MappingError("data.mapping_bad_code", source=mapping.source, setting=key, values=", ".join(wrong),
+                                 allowed=", ".join(policy.grades))
 
 
 class _Import:
@@ -257,7 +257,7 @@ class _Import:
             return
         cycle_id = spec.cycle_id or self.cycle
         if cycle_id is None:
-            raise MappingError(t("data.mapping_cycle_needs_id", source=self.mapping.source))
+            raise MappingError("data.mapping_cycle_needs_id", source=self.mapping.source)
         label = t("data.report_mapping_cycle")
         converter = TableConverter(default_mapping().tables["cycles"], {}, TABLES["cycles"].column_names, label, None, self.report)
         row = {"cycle_id": [cycle_id], "name": [spec.name], "start_date": [spec.start_date], "end_date": [spec.end_date], ROW: [None]}

@@ -147,7 +147,7 @@ def open_reader(file: SourceFile, options: ReadOptions) -> "CsvReader | XlsxRead
         return XlsxReader(file, options)
     if file.kind == "parquet":
         return ParquetReader(file)
-    raise FileProblem(t("data.rule_unknown_kind", suffix=file.path.suffix or "(none)"), t("data.fix_unknown_kind"))
+    raise FileProblem(t("data.rule_unknown_kind", suffix=file.path.suffix or t("data.no_suffix")), t("data.fix_unknown_kind"))
 
 
 # ----------------------------------------------------------------------------- CSV

@@ -121,15 +121,12 @@ def settled(dataset_dir: Path) -> Iterator[None]:
         return
     with _flock(lock, COMMIT_WAIT_SECONDS) as locked:
         if not locked:
-            raise SnapshotError(f"{dataset_dir}: an import has been moving files into place for over a minute; try again shortly.")
+            raise SnapshotError("errors.snapshot_commit_stuck", path=dataset_dir)
         try:
             _finish_interrupted_commits(Path(dataset_dir))
             _remove_abandoned_workspaces(Path(dataset_dir))
         except OSError as exc:
-            raise SnapshotError(
-                f"{dataset_dir}: an interrupted import must be finished before the dataset can be read, but that failed "
-                f"({exc}). Run `gradelens snapshots {dataset_dir}` as a user who may write to the folder."
-            ) from None
+            raise SnapshotError("errors.snapshot_finish_failed", path=dataset_dir, problem=str(exc)) from None
         yield
 
 
@@ -149,7 +146,7 @@ def operation(dataset_dir: Path) -> Iterator[Operation]:
     staging = _ensure_staging(dataset_dir)
     with _flock(staging / IMPORT_LOCK, 0) as locked:
         if not locked:
-            raise SnapshotError(f"{dataset_dir}: another import or rollback is running on this dataset; wait for it to finish and try again.")
+            raise SnapshotError("errors.snapshot_busy", path=dataset_dir)
         with _flock(staging / COMMIT_LOCK, COMMIT_WAIT_SECONDS):
             _finish_interrupted_commits(dataset_dir)
         for leftover in staging.iterdir():  # workspaces of imports killed before their commit
@@ -232,7 +229,7 @@ def commit(op: Operation, plan: Plan, record: dict) -> dict:
     checkpoint("staged")
     with _flock(dataset_dir / STAGING / COMMIT_LOCK, COMMIT_WAIT_SECONDS) as locked:
         if not locked:
-            raise SnapshotError(f"{dataset_dir}: readers kept the dataset busy for over a minute; nothing was changed, try again.")
+            raise SnapshotError("errors.snapshot_readers_busy", path=dataset_dir)
         _write_json(work / JOURNAL, {"snapshot_id": snapshot_id, "moves": moves}, durable=True)
         checkpoint("journal")
         _roll_forward(dataset_dir, work / JOURNAL)
@@ -305,8 +302,8 @@ def get_snapshot(dataset_dir: Path, snapshot_id: str) -> dict:
     wanted = snapshot_id.strip()
     matches = [r for r in records if r["id"] == wanted or (wanted.isdigit() and r["sequence"] == int(wanted))]
     if len(matches) != 1:
-        known = ", ".join(r["id"] for r in records) or "none"
-        raise SnapshotError(f"{dataset_dir}: no snapshot {snapshot_id!r}. Snapshots: {known} (see `gradelens snapshots {dataset_dir}`).")
+        known = ", ".join(r["id"] for r in records) or "-"
+        raise SnapshotError("errors.snapshot_unknown", path=dataset_dir, snapshot=repr(snapshot_id), known=known)
     return matches[0]
 
 
@@ -336,7 +333,7 @@ def state_after(dataset_dir: Path, snapshot_id: str) -> dict[str, Path]:
             state[path] = dataset_dir / HISTORY / record["id"] / PREVIOUS / path
     missing = [str(p) for p in state.values() if not p.is_file()]
     if missing:
-        raise SnapshotError(f"{dataset_dir}: the history needed to restore {snapshot_id} is incomplete (missing {missing[0]}); it cannot be restored.")
+        raise SnapshotError("errors.snapshot_history_incomplete", path=dataset_dir, snapshot=snapshot_id, missing=missing[0])
     return state
 
 
@@ -349,7 +346,7 @@ def rollback(dataset_dir: Path, snapshot_id: str, progress: Callable[[float, str
     report = progress or (lambda fraction, message: None)
     dataset_dir = Path(dataset_dir).resolve()
     if not (dataset_dir / HISTORY).is_dir():
-        raise SnapshotError(f"{dataset_dir}: has no snapshots to roll back to (it was never imported into).")
+        raise SnapshotError("errors.snapshot_none", path=dataset_dir)
     with operation(dataset_dir) as op:
         target = get_snapshot(dataset_dir, snapshot_id)
         report(0.1, f"Restoring {target['id']}")

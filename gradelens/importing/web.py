@@ -100,7 +100,7 @@ def check(folder: Path, target: Path, text: str, cycle: str) -> Check:
         with st.spinner(t("data.checking")):
             result = run_import(folder, target, mapping, cycle or None, dry_run=True, source_label=_label(folder))
     except GradelensError as exc:  # not cached: a busy dataset or a fixed file may pass next time
-        return Check(None, str(exc))
+        return Check(None, exc.message())
     outcome = Check(result, None)
     st.session_state["data_check"] = (key, outcome)
     return outcome
