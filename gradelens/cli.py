@@ -92,7 +92,7 @@ def _data_dir(value: str | None) -> Path:
         return Path(value)
     path = configured_data_dir()
     if path == DEMO_DIR:
-        ensure_demo_dataset(lambda fraction, message: print(f"creating demo data: {message}", file=sys.stderr))
+        ensure_demo_dataset(lambda fraction, message: print(t("cli.creating_demo", message=message), file=sys.stderr))
     return path
 
 
@@ -102,7 +102,7 @@ def _print_frame(frame: pd.DataFrame, fmt: str) -> None:
     elif fmt == "json":
         sys.stdout.write(frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=2) + "\n")
     elif frame.empty:
-        print(f"(no rows; columns: {', '.join(frame.columns)})")
+        print(t("cli.no_rows", columns=", ".join(frame.columns)))
     else:
         with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
             print(frame.to_string(index=False))
@@ -158,7 +158,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         Path(args.out), employees=args.employees, cycles=args.cycles, seed=args.seed,
         progress=lambda fraction, message: print(f"[{fraction:4.0%}] {message}", file=sys.stderr),
     )
-    print(f"wrote demo dataset to {Path(args.out).resolve()} ({args.employees} employees, {args.cycles} cycles, seed {args.seed})")
+    print(t("cli.demo_written", path=Path(args.out).resolve(), employees=args.employees, cycles=args.cycles, seed=args.seed))
     del manifest
     return 0
 
@@ -185,17 +185,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(issue.line())
     if args.report:
         Path(args.report).write_bytes(result.report.to_csv())
-    tables = "; ".join(
-        f"{s.table} {s.rows:,} rows" + (f" ({', '.join(s.cycles)})" if s.cycles else "") for s in result.tables.values()
+    tables = t("cli.table_separator").join(
+        t("cli.table_rows", table=s.table, rows=f"{s.rows:,}") + (t("cli.table_cycles", cycles=", ".join(s.cycles)) if s.cycles else "")
+        for s in result.tables.values()
     )
     summary = result.report.summary()
     if result.report.has_errors:
-        print(f"{summary}: nothing was imported into {result.dataset}.")
+        print(t("cli.import_blocked", summary=summary, dataset=result.dataset))
         return 1
     if result.imported:
-        print(f"imported into {result.dataset} as snapshot {result.snapshot_id}: {tables}. {summary}.")
+        print(t("cli.imported", dataset=result.dataset, snapshot=result.snapshot_id, tables=tables, summary=summary))
     else:
-        print(f"dry run, nothing written. Would import into {result.dataset}: {tables}. {summary}.")
+        print(t("cli.dry_run", dataset=result.dataset, tables=tables, summary=summary))
     return 0
 
 
@@ -207,7 +208,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         raise GradelensError("errors.cli_no_dataset_folder", path=path)
     records = list_snapshots(path)
     if not records:
-        print(f"{path} has no snapshots yet (nothing was imported into it).")
+        print(t("cli.no_snapshots", path=path))
         return 0
     _print_frame(snapshot_frame(records), "table")
     return 0
@@ -217,10 +218,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from gradelens.importing.snapshots import rollback
 
     record = rollback(Path(args.data), args.snapshot)
-    print(f"restored {Path(args.data).resolve()} to snapshot {record['restored']} (recorded as snapshot {record['id']}; "
-          f"roll back to the snapshot before it to undo).")
+    print(t("cli.rolled_back", path=Path(args.data).resolve(), restored=record["restored"], snapshot=record["id"]))
     if not record["dataset_rows"]:
-        print("note: the dataset now holds no tables, as before its first import; the app cannot open it until you import again.")
+        print(t("cli.rolled_back_empty"))
     return 0
 
 
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gradelens: {exc.message()}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("gradelens: interrupted.", file=sys.stderr)
+        print(f"gradelens: {t('cli.interrupted')}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `gradelens query ... | head` closed the pipe: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line for the user, the traceback on request
         if os.environ.get("GRADELENS_DEBUG"):
             raise
-        print(f"gradelens: internal error ({type(exc).__name__}: {exc}). This is a bug; rerun with GRADELENS_DEBUG=1 and report the traceback.", file=sys.stderr)
+        print(f"gradelens: {t('cli.internal_error', error=f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
         return 3
     return EXIT_USAGE
 

@@ -57,6 +57,7 @@ import pyarrow.parquet as pq
 
 from gradelens.contract import APPEAL_REASONS, DIMENSIONS, RATER_ROLES, TABLES
 from gradelens.errors import GradelensError
+from gradelens.i18n import t
 from gradelens.policy import Policy
 
 MANIFEST_FILE = "demo_manifest.json"
@@ -317,7 +318,7 @@ def generate(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    report(1.0, "Demo dataset ready")
+    report(1.0, t("demo.ready"))
     return manifest
 
 
@@ -1127,7 +1128,7 @@ def _write_demo(folder: Path, employees: int, cycle_count: int, seed: int, repor
     rng = np.random.default_rng(seed)
     cycles = _cycles(cycle_count)
     spike_index = max(0, cycle_count - 3)
-    report(0.0, "Building the organisation")
+    report(0.0, t("demo.building_org"))
     org = _build_org(employees, rng)
     lenient_seats, severe_seats = _choose_planted_seats(org, rng)
     planted_effect = np.zeros(org.seats)
@@ -1154,7 +1155,7 @@ def _write_demo(folder: Path, employees: int, cycle_count: int, seed: int, repor
     drift_history: dict[str, int] = {}
     try:
         for c, cycle in enumerate(cycles):
-            report(0.02 + 0.93 * c / cycle_count, f"Generating cycle {cycle.name}")
+            report(0.02 + 0.93 * c / cycle_count, t("demo.generating_cycle", cycle=cycle.name))
             occupant = workforce.occupant[c]
             if c > 0:
                 state.next_cycle(org, workforce.hired[c], rng)
@@ -1184,7 +1185,7 @@ def _write_demo(folder: Path, employees: int, cycle_count: int, seed: int, repor
         for writer in writers.values():
             writer.close()
 
-    report(0.97, "Writing the manifest")
+    report(0.97, t("demo.writing_manifest"))
 
     def ids_of(seats: np.ndarray) -> tuple[str, ...]:
         return tuple(sorted(_take(workforce.employee_ids, workforce.occupant[0][seats]).to_pylist()))

@@ -33,7 +33,7 @@ rates_tab, outcomes_tab, resolution_tab, where_tab = st.tabs(
 
 with rates_tab:
     group_by = st.segmented_control(t("appeals.break_down"), appeals.BREAKDOWNS, default="none", key="appeals_group_by",
-                                    format_func=lambda g: t(f"appeals.group_by_{g}")) or "none"
+                                    format_func=lambda g: t(f"appeals.group_by_{g}", selection.lang)) or "none"
     trends = overall if group_by == "none" else ui.query("appeal_trends", group_by=group_by, **scope)
     if trends is not None:
         st.plotly_chart(appeals.rate_chart(trends, group_by), key="appeals_rate_chart")

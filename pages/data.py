@@ -8,7 +8,7 @@ from gradelens.errors import GradelensError
 from gradelens.i18n import format_count, t
 from gradelens.importing import web
 
-ui.sidebar_filters()
+selection = ui.sidebar_filters()
 dataset = ui.current_dataset()
 
 st.title(t("data.title"))
@@ -26,7 +26,7 @@ cycle = cycle_column.text_input(t("data.cycle"), key="data_cycle", help=t("data.
 
 st.subheader(t("data.step_mapping"))
 choice = st.selectbox(t("data.mapping"), web.mapping_choices(), key="data_mapping_choice",
-                      format_func=lambda c: t("data.mapping_default") if c == web.DEFAULT_MAPPING else c)
+                      format_func=lambda c: t("data.mapping_default", selection.lang) if c == web.DEFAULT_MAPPING else c)
 own = st.file_uploader(t("data.mapping_upload"), type=["toml"], key="data_mapping_upload")
 text = st.text_area(t("data.mapping_text"), value=own.getvalue().decode("utf-8-sig") if own else web.mapping_text(choice),
                     height=260, help=t("data.mapping_help"), key=f"data_mapping_text_{choice}_{own.file_id if own else ''}")

@@ -20,9 +20,9 @@ if not ui.explain_missing(dataset, ("grades", "employees"), t("grades.title")):
 
 stage_column, group_column = st.columns(2)
 stage = stage_column.segmented_control(t("grades.stage"), ["proposed", "final"], default="final", key="grades_stage",
-                                       format_func=lambda s: value_label("stage", s)) or "final"
+                                       format_func=lambda s: value_label("stage", s, selection.lang)) or "final"
 group_by = group_column.segmented_control(t("grades.group_by"), list(grades.GROUP_BY), default="department",
-                                          key="grades_group_by", format_func=lambda g: t(f"grades.group_by_{g}")) or "department"
+                                          key="grades_group_by", format_func=lambda g: t(f"grades.group_by_{g}", selection.lang)) or "department"
 scope = dict(group_by=group_by, department=selection.department, region=selection.region)
 stem = f"{selection.cycle}_{stage}_{group_by}"
 no_grades = t("grades.no_grades", stage=value_label("stage", stage))
@@ -83,7 +83,7 @@ with moves_tab:
         ui.download(changes, f"calibration_changes_{selection.cycle}_{group_by}")
         names = dict(zip(changes["group_id"], changes["group_name"]))
         group_id = st.selectbox(t("grades.matrix_group"), [ui.ALL, *names], key="grades_matrix_group",
-                                format_func=lambda g: t("grades.all_groups") if g == ui.ALL else names[g]) or None
+                                format_func=lambda g: t("grades.all_groups", selection.lang) if g == ui.ALL else names[g]) or None
         moves = ui.query("calibration_transitions", cycle=selection.cycle, group_id=group_id, **scope)
         if moves is not None:
             st.plotly_chart(grades.transition_heatmap(moves), key="grades_transition_chart")
@@ -106,7 +106,7 @@ with attainment_tab:
 
 with drift_tab:
     reference = st.segmented_control(t("grades.drift_reference"), list(grades.DRIFT_REFERENCES), default="first",
-                                     key="grades_drift_reference", format_func=lambda r: t(f"grades.reference_{r}")) or "first"
+                                     key="grades_drift_reference", format_func=lambda r: t(f"grades.reference_{r}", selection.lang)) or "first"
     with st.spinner(t("grades.drift_working")):
         drift = ui.query("grade_drift", stage=stage, **scope)
     if drift is not None and drift.empty:

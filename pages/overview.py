@@ -42,7 +42,7 @@ if headline is not None and not headline.empty:
 
 st.subheader(t("overview.grade_mix"))
 stage = st.segmented_control(t("overview.stage"), ["final", "proposed"], default="final", key="overview_stage",
-                             format_func=lambda s: value_label("stage", s)) or "final"
+                             format_func=lambda s: value_label("stage", s, selection.lang)) or "final"
 mix = ui.query("grade_mix", stage=stage, **selection.scope)
 if mix is not None:
     if mix["employees"].sum() == 0:
