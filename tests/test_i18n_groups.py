@@ -103,3 +103,15 @@ def test_the_grades_page_in_chinese_shows_the_no_manager_group_in_chinese(monkey
     assert not at.exception
     names = set(at.dataframe[0].value["group_name"])
     assert "（无上级）" in names and "(no manager)" not in names
+
+
+def test_the_ungrouped_group_id_is_shown_in_words_in_the_grades_tables(monkeypatch, tiny_dir):
+    monkeypatch.setenv("GRADELENS_DATA", str(tiny_dir))
+    at = AppTest.from_file(str(ROOT / "pages/grades.py"), default_timeout=120)
+    at.query_params["lang"] = "zh"
+    at.run()
+    at.segmented_control(key="grades_group_by").set_value("manager").run()
+    shares = at.dataframe[0].value
+    sheet = at.dataframe[1].value  # the styled worksheet arrives as its data
+    assert "（无）" in set(shares["group_id"]) and "(none)" not in set(shares["group_id"])
+    assert "（无）" in set(sheet["group_id"])

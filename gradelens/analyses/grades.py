@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from gradelens import distribution
 from gradelens.charts import grade_color, percent, style
 from gradelens.dataset import Dataset
-from gradelens.i18n import format_count, t
+from gradelens.i18n import format_count, t, value_label
 from gradelens.policy import Policy
 from gradelens.queries import cycle_ids, python_query, run_query
 
@@ -227,7 +227,13 @@ def share_table(distribution_rows: pd.DataFrame) -> pd.DataFrame:
     table = pd.concat([first, wide], ignore_index=True)
     for grade in grades:
         table[grade] = table[grade].map(percent)
+    table["group_id"] = table["group_id"].map(_shown_id)
     return table.rename(columns={"group_employees": "employees"})
+
+
+def _shown_id(group_id: str) -> str:
+    """A group id for a table cell: the id of the ungrouped, '(none)', in words."""
+    return value_label("group", group_id)
 
 
 # Calibration sheet
@@ -258,7 +264,7 @@ def worksheet_styled(worksheet: pd.DataFrame):
         css[grades] = np.where(mask, "background-color: #f9d6cf; font-weight: bold", "")
         return css
 
-    return wide.style.apply(shade, axis=None)
+    return wide.assign(group_id=wide["group_id"].map(_shown_id)).style.apply(shade, axis=None)
 
 
 def rule_explanation(worksheet: pd.DataFrame) -> str:
