@@ -181,7 +181,8 @@ def cell_label(cells: pd.DataFrame, cell: Cell) -> str:
 
 def as_of_input(cycles: pd.DataFrame | None, cycle: str) -> dt.date | None:
     """A date input within the cycle (default: its end), kept in the URL's `as_of` when it is not
-    the end. None when the dataset has no dates for the cycle (the queries then use the end)."""
+    the end. None for the end, or when the dataset has no dates for the cycle: the queries then
+    use the end, and read each goal's latest actual precomputed (gradelens/derived.py)."""
     row = None if cycles is None else cycles.loc[cycles["cycle_id"] == cycle]
     if row is None or row.empty:
         return None
@@ -193,8 +194,8 @@ def as_of_input(cycles: pd.DataFrame | None, cycle: str) -> dt.date | None:
                            help=t("attainment.as_of_help"), format="YYYY-MM-DD") or end
     if chosen == end:
         st.query_params.pop(AS_OF_URL_KEY, None)
-    else:
-        st.query_params[AS_OF_URL_KEY] = chosen.isoformat()
+        return None
+    st.query_params[AS_OF_URL_KEY] = chosen.isoformat()
     return chosen
 
 

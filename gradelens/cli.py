@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("data", help="dataset folder")
     rollback.add_argument("snapshot", help="a snapshot id, or its number, from `gradelens snapshots`")
 
+    prepare = command("prepare", help="precompute a dataset's derived tables (import and demo do it; needed after copying files in by hand)")
+    prepare.add_argument("data", help="dataset folder")
+
     demo = command("demo", help="generate the demo company dataset")
     demo.add_argument("--out", required=True, help="folder to write (replaced if it exists)")
     demo.add_argument("--employees", type=int, default=2000)
@@ -200,6 +203,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from gradelens import derived
+
+    dataset = open_dataset(args.data)  # a clear error when it is not a dataset
+    folder = derived.build(dataset.path, progress=lambda fraction, message: print(f"[{fraction:4.0%}] {message}", file=sys.stderr))
+    print(f"derived tables of {dataset.path} are current ({folder.relative_to(dataset.path)}).")
+    return 0
+
+
 def cmd_snapshots(args: argparse.Namespace) -> int:
     from gradelens.importing.snapshots import list_snapshots, snapshot_frame
 
@@ -243,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_import(args)
         if args.command == "snapshots":
             return cmd_snapshots(args)
+        if args.command == "prepare":
+            return cmd_prepare(args)
         if args.command == "rollback":
             return cmd_rollback(args)
     except GradelensError as exc:

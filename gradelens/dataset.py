@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from gradelens import derived
 from gradelens.contract import TABLES, Table
 from gradelens.errors import DatasetError
 from gradelens.policy import Policy, load_policy
@@ -62,6 +63,8 @@ class Dataset:
     policy: Policy
     files: dict[str, list[Path]]
     fingerprint: str
+    derived_current: bool = False
+    """Whether the derived tables (gradelens/derived.py) are current; set when connecting."""
     _connection: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -77,19 +80,29 @@ class Dataset:
     def name(self) -> str:
         return self.path.name
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor for the calling thread, on the shared connection that holds the views."""
+    def cursor(self, use_derived: bool = True) -> duckdb.DuckDBPyConnection:
+        """A cursor for the calling thread, on the shared connection that holds the views.
+
+        use_derived=False gives a private connection that computes everything from the raw
+        tables (derived.build uses it).
+        """
+        if not use_derived:
+            return self._connect(derived_folder=None)
         with self._lock:
             if self._connection is None:
-                self._connection = self._connect()
+                folder = derived.current_folder(self.path, self.policy.attainment_cap)
+                self._connection = self._connect(folder)
+                self.derived_current = folder is not None
             return self._connection.cursor()
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
+    def _connect(self, derived_folder: Path | None) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(config={"threads": 2})
         for name, table in TABLES.items():
             self._create_table_view(con, table, self.files[name])
+        derived.attach_actuals(con, derived_folder)
         _create_policy_tables(con, self.policy)
         con.execute(DEFINITIONS_SQL.read_text(encoding="utf-8"))
+        derived.attach_owners(con, derived_folder)
         return con
 
     def _create_table_view(self, con: duckdb.DuckDBPyConnection, table: Table, files: list[Path]) -> None:
@@ -97,6 +110,8 @@ class Dataset:
         # stays text; paths go through the relational API, never into SQL text.
         if not files:
             columns = ", ".join(f"CAST(NULL AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
+            if table.name == "kpi_actuals":
+                columns += ", CAST(NULL AS VARCHAR) AS cycle_id"
             con.execute(f"CREATE VIEW {table.name} AS SELECT {columns} WHERE false")
             return
         try:
@@ -111,7 +126,18 @@ class Dataset:
             raise DatasetError("errors.table_lacks_columns", path=self.path, table=table.name, columns=", ".join(absent),
                                expected=", ".join(table.column_names))
         columns = ", ".join(f"CAST({c.name} AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
-        relation.project(columns).create_view(table.name)
+        if table.name != "kpi_actuals":
+            relation.project(columns).create_view(table.name)
+        elif all(_cycle_partition(f) for f in files):
+            # Imports and the demo write actuals under their goal's cycle: a query about one
+            # cycle then reads one folder (DuckDB prunes the others by the partition value).
+            relation.project(f"{columns}, CAST(cycle_id AS VARCHAR) AS cycle_id").create_view(table.name)
+        else:  # a hand-made flat file: the cycle is looked up (every query scans all actuals)
+            relation.project(columns).create_view("kpi_actuals_files")
+            con.execute(
+                "CREATE VIEW kpi_actuals AS SELECT k.*, g.cycle_id FROM kpi_actuals_files AS k "
+                "LEFT JOIN (SELECT goal_id, any_value(cycle_id) AS cycle_id FROM goals GROUP BY goal_id) AS g USING (goal_id)"
+            )
 
 
 def _create_policy_tables(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
@@ -133,6 +159,11 @@ def _create_policy_tables(con: duckdb.DuckDBPyConnection, policy: Policy) -> Non
         "INSERT INTO policy_settings VALUES ($1, $2, $3, $4, $5)",
         [policy.attainment_cap, policy.score_min, policy.score_max, policy.min_group_size, policy.appeal_service_target_days],
     )
+
+
+def _cycle_partition(path: Path) -> bool:
+    """Whether a file sits in a `cycle_id=<id>/` folder."""
+    return path.parent.name.startswith("cycle_id=")
 
 
 def _first_line(exc: Exception) -> str:

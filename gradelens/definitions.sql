@@ -14,8 +14,9 @@ CREATE MACRO goal_attainment(actual, target, direction, cap) AS
     END;
 
 -- The department of each org unit: the nearest ancestor (or itself) of type department.
--- Units outside any department (the company root) get NULL.
-CREATE VIEW unit_departments AS
+-- Units outside any department (the company root) get NULL. A table, not a view: the org
+-- chart is small and nearly every query needs it, so the walk is done once per connection.
+CREATE TABLE unit_departments AS
 WITH RECURSIVE walk(unit_id, ancestor_id, depth) AS (
     SELECT unit_id, unit_id, 0 FROM org_units
     UNION ALL
@@ -48,41 +49,114 @@ LEFT JOIN unit_departments AS d ON d.unit_id = e.unit_id
 LEFT JOIN org_units AS department ON department.unit_id = d.department_id;
 
 -- The goals of one cycle with their latest actual up to `until_date` (NULL: the cycle's end) and
--- their attainment. Actuals dated outside the cycle are ignored.
+-- their attainment. Actuals dated outside the cycle are ignored (cycle_actuals, gradelens/derived.py).
+-- At the cycle's end the latest actuals come precomputed (goal_end_actuals); DuckDB drops the
+-- branch whose condition is false for the bound `until_date`, so only one of them runs.
 CREATE MACRO cycle_goal_attainment(for_cycle, until_date) AS TABLE
-WITH cga_cycle_goals AS (
-    -- Cycle dates join on cycle_id (an equi-join), so the date window below is a plain
-    -- filter; a cross join with the bounds made DuckDB plan a nested-loop join.
-    SELECT cga_goal.*, cga_cycle.start_date AS window_start, least(cga_cycle.end_date, coalesce(until_date, cga_cycle.end_date)) AS window_end
-    FROM goals AS cga_goal JOIN cycles AS cga_cycle ON cga_cycle.cycle_id = cga_goal.cycle_id
-    WHERE cga_goal.cycle_id = for_cycle
-),
-cga_latest AS (
-    SELECT cga_actual.goal_id, arg_max(cga_actual.actual, cga_actual.as_of) AS actual, max(cga_actual.as_of) AS actual_as_of
-    FROM kpi_actuals AS cga_actual
-    JOIN cga_cycle_goals AS cga_goal ON cga_goal.goal_id = cga_actual.goal_id
-    WHERE cga_actual.as_of >= cga_goal.window_start AND cga_actual.as_of <= cga_goal.window_end
+WITH cga_latest AS (
+    SELECT goal_id, actual, actual_as_of
+    FROM goal_end_actuals
+    WHERE cycle_id = for_cycle AND until_date IS NULL
+    UNION ALL
+    SELECT cga_actual.goal_id, arg_max(cga_actual.actual, cga_actual.as_of), max(cga_actual.as_of)
+    FROM cycle_actuals AS cga_actual
+    WHERE cga_actual.cycle_id = for_cycle AND until_date IS NOT NULL AND cga_actual.as_of <= until_date
     GROUP BY cga_actual.goal_id
 )
 SELECT
-    cga_goal.* EXCLUDE (window_start, window_end),
+    cga_goal.*,
     cga_latest.actual,
     cga_latest.actual_as_of,
     goal_attainment(cga_latest.actual, cga_goal.target, cga_goal.direction, (SELECT attainment_cap FROM policy_settings)) AS attainment
-FROM cga_cycle_goals AS cga_goal
-LEFT JOIN cga_latest ON cga_latest.goal_id = cga_goal.goal_id;
+FROM goals AS cga_goal
+LEFT JOIN cga_latest ON cga_latest.goal_id = cga_goal.goal_id
+WHERE cga_goal.cycle_id = for_cycle;
+
+-- Every cycle's goals at the cycle's end, with their latest actual and attainment: for questions
+-- across cycles (trends), one pass instead of one macro call per cycle.
+CREATE VIEW goal_end_attainment AS
+SELECT
+    g.*,
+    e.actual,
+    e.actual_as_of,
+    goal_attainment(e.actual, g.target, g.direction, (SELECT attainment_cap FROM policy_settings)) AS attainment
+FROM goals AS g
+LEFT JOIN goal_end_actuals AS e ON e.cycle_id = g.cycle_id AND e.goal_id = g.goal_id;
+
+-- Owner attainment (as owner_attainment below) of every cycle at its end. Queries read
+-- owner_end_attainment: these rows precomputed (gradelens/derived.py), or this view.
+CREATE VIEW owner_end_attainment_computed AS
+SELECT
+    cycle_id,
+    owner_type,
+    owner_id,
+    sum(weight * attainment) / sum(weight) AS attainment,
+    count(*) AS goals_with_actuals
+FROM goal_end_attainment
+WHERE attainment IS NOT NULL AND weight > 0
+GROUP BY cycle_id, owner_type, owner_id;
+
+-- Replaced by the precomputed rows when they are current (gradelens/derived.py, attach_owners).
+CREATE VIEW owner_end_attainment AS SELECT * FROM owner_end_attainment_computed;
 
 -- An owner's attainment: sum(weight * attainment) / sum(weight) over its goals that have an
 -- attainment. Dividing by the weights present normalises weights that do not sum to 1.
+-- At the cycle's end (until_date NULL) the figures come from owner_end_attainment (precomputed
+-- or computed); DuckDB drops the branch whose condition is false for a bound `until_date`.
 CREATE MACRO owner_attainment(for_cycle, until_date) AS TABLE
+SELECT owner_type, owner_id, attainment, goals_with_actuals
+FROM owner_end_attainment
+WHERE cycle_id = for_cycle AND until_date IS NULL
+UNION ALL
 SELECT
     owner_type,
     owner_id,
     sum(weight * attainment) / sum(weight) AS attainment,
     count(*) AS goals_with_actuals
 FROM cycle_goal_attainment(for_cycle, until_date)
-WHERE attainment IS NOT NULL AND weight > 0
+WHERE until_date IS NOT NULL AND attainment IS NOT NULL AND weight > 0
 GROUP BY owner_type, owner_id;
+
+-- The goals of one cycle at several dates (a DATE[] list `until_dates`): one row per goal and
+-- date (goal_id, owner, target, direction, weight) with its latest actual up to that date. An ASOF join does all dates in one pass over the
+-- cycle's actuals; it matches on hash(goal_id) because sorting 64-bit hashes is several times
+-- faster than sorting the ids. Two ids with the same hash (odds about n^2 / 2^65 for n goals:
+-- 1 in 10^7 at a million goals) can only lose a goal's actual (NULL), never lend it another's.
+CREATE MACRO cycle_goal_attainment_series(for_cycle, until_dates) AS TABLE
+WITH cgs_goal AS (
+    -- Only the columns owner figures need: the join sorts everything it carries.
+    SELECT cgs_point.until_date, hash(cgs_g.goal_id) AS cgs_key, cgs_g.goal_id, cgs_g.owner_type, cgs_g.owner_id,
+           cgs_g.target, cgs_g.direction, cgs_g.weight
+    FROM (SELECT unnest(until_dates) AS until_date) AS cgs_point, goals AS cgs_g
+    WHERE cgs_g.cycle_id = for_cycle
+),
+cgs_actual AS (
+    SELECT hash(goal_id) AS cgs_key, goal_id, as_of, actual FROM cycle_actuals WHERE cycle_id = for_cycle
+),
+cgs_matched AS (
+    SELECT
+        cgs_goal.* EXCLUDE (cgs_key),
+        CASE WHEN cgs_actual.goal_id = cgs_goal.goal_id THEN cgs_actual.actual END AS actual,
+        CASE WHEN cgs_actual.goal_id = cgs_goal.goal_id THEN cgs_actual.as_of END AS actual_as_of
+    FROM cgs_goal
+    ASOF LEFT JOIN cgs_actual ON cgs_actual.cgs_key = cgs_goal.cgs_key AND cgs_goal.until_date >= cgs_actual.as_of
+)
+SELECT
+    cgs_matched.*,
+    goal_attainment(cgs_matched.actual, cgs_matched.target, cgs_matched.direction, (SELECT attainment_cap FROM policy_settings)) AS attainment
+FROM cgs_matched;
+
+-- owner_attainment at each of several dates.
+CREATE MACRO owner_attainment_series(for_cycle, until_dates) AS TABLE
+SELECT
+    until_date,
+    owner_type,
+    owner_id,
+    sum(weight * attainment) / sum(weight) AS attainment,
+    count(*) AS goals_with_actuals
+FROM cycle_goal_attainment_series(for_cycle, until_dates)
+WHERE attainment IS NOT NULL AND weight > 0
+GROUP BY until_date, owner_type, owner_id;
 
 -- The group each employee belongs to in every cycle, for "group by" choices:
 -- department, region, job_level, or manager (a manager's group is their direct reports).

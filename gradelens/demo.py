@@ -55,6 +55,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gradelens import derived
 from gradelens.contract import APPEAL_REASONS, DIMENSIONS, RATER_ROLES, TABLES
 from gradelens.errors import GradelensError
 from gradelens.i18n import t
@@ -291,8 +292,10 @@ def generate(
 ) -> DemoManifest:
     """Write a demo dataset folder at `out_dir` and return what was planted in it.
 
-    Tables go to `<out_dir>/<table>.parquet`, ratings to the Hive-partitioned folder
-    `<out_dir>/ratings/cycle_id=<id>/part-0.parquet`, the manifest to
+    Tables go to `<out_dir>/<table>.parquet`, ratings and KPI actuals to the Hive-partitioned
+    folders `<out_dir>/ratings/cycle_id=<id>/part-0.parquet` and
+    `<out_dir>/kpi_actuals/cycle_id=<id>/part-0.parquet` (an actual under its goal's cycle),
+    the derived tables to `<out_dir>/_derived/` (gradelens/derived.py), the manifest to
     `<out_dir>/demo_manifest.json`. The folder is built next to `out_dir` and renamed into
     place, so a half-written demo never appears; an existing demo at `out_dir` is
     replaced, any other non-empty folder is left alone and reported.
@@ -314,6 +317,8 @@ def generate(
     try:
         os.chmod(staging, 0o755)
         manifest = _write_demo(staging, employees, cycles, seed, report)
+        report(0.98, "Precomputing each goal's latest actual")
+        derived.build(staging)  # stays valid after the move: its fingerprint uses relative paths
         _move_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -1147,7 +1152,7 @@ def _write_demo(folder: Path, employees: int, cycle_count: int, seed: int, repor
         np.array([c.start for c in cycles]), np.array([c.end for c in cycles]),
     ]), folder / "cycles.parquet", **options)
     pq.write_table(_org_units_table(org), folder / "org_units.parquet", **options)
-    per_cycle = ("employees", "goals", "kpi_actuals", "grades", "appeals")
+    per_cycle = ("employees", "goals", "grades", "appeals")
     writers = {name: pq.ParquetWriter(folder / f"{name}.parquet", TABLES[name].arrow_schema, **options) for name in per_cycle}
 
     unlinked_goal_ids: list[str] = []
@@ -1164,7 +1169,10 @@ def _write_demo(folder: Path, employees: int, cycle_count: int, seed: int, repor
 
             goals = _goals(org, cycle, seat_order, occupant, state, workforce, rng, planted_unlinked)
             writers["goals"].write_table(goals.table)
-            writers["kpi_actuals"].write_table(_kpi_actuals(cycle, goals, rng))
+            # Actuals under their goals' cycle, as imports write them: one cycle's questions read one folder.
+            actuals_folder = folder / "kpi_actuals" / f"cycle_id={cycle.cycle_id}"
+            actuals_folder.mkdir(parents=True)
+            pq.write_table(_kpi_actuals(cycle, goals, rng), actuals_folder / "part-0.parquet", **options)
             unlinked_goal_ids += pc.filter(goals.goal_ids, pa.array(goals.unlinked)).to_pylist()
             owners = _take(workforce.employee_ids, occupant[goals.unbalanced_seats]).to_pylist()
             unbalanced += [(cycle.cycle_id, owner) for owner in owners]

@@ -22,7 +22,9 @@ previous AS (
     SELECT
         c.cycle_id,
         CASE WHEN chosen.as_of = chosen.end_date THEN c.end_date
-             ELSE least(c.end_date, c.start_date + CAST(chosen.as_of - chosen.start_date AS INTEGER)) END AS as_of
+             ELSE least(c.end_date, c.start_date + CAST(chosen.as_of - chosen.start_date AS INTEGER)) END AS as_of,
+        -- NULL (the end) lets the attainment macros read the precomputed latest actuals
+        CASE WHEN chosen.as_of < chosen.end_date THEN least(c.end_date, c.start_date + CAST(chosen.as_of - chosen.start_date AS INTEGER)) END AS until_date
     FROM cycles AS c, chosen
     WHERE c.start_date < chosen.start_date
     ORDER BY c.start_date DESC
@@ -39,13 +41,17 @@ people AS (
     WHERE ($department IS NULL OR e.department_id = $department)
       AND ($region IS NULL OR e.region = $region)
 ),
+-- The macros are called once per period with plain arguments (not LATERAL over `periods`), so
+-- DuckDB reads only those cycles' files.
 owners AS (
-    SELECT periods.period, o.*
-    FROM periods, LATERAL (SELECT * FROM owner_attainment(periods.cycle_id, periods.as_of)) AS o
+    SELECT 'current' AS period, o.* FROM owner_attainment($cycle, $as_of) AS o
+    UNION ALL
+    SELECT 'previous', o.* FROM owner_attainment((SELECT cycle_id FROM previous), (SELECT until_date FROM previous)) AS o
 ),
 goal_attainment AS (
-    SELECT periods.period, g.*
-    FROM periods, LATERAL (SELECT * FROM cycle_goal_attainment(periods.cycle_id, periods.as_of)) AS g
+    SELECT 'current' AS period, g.* FROM cycle_goal_attainment($cycle, $as_of) AS g
+    UNION ALL
+    SELECT 'previous', g.* FROM cycle_goal_attainment((SELECT cycle_id FROM previous), (SELECT until_date FROM previous)) AS g
 ),
 -- Where each goal sits: an employee's department and region, a unit's department and region.
 goal_places AS (

@@ -32,8 +32,8 @@ people AS (
       AND ($region IS NULL OR region = $region)
 ),
 owners AS (
-    SELECT points.as_of, o.*
-    FROM points, LATERAL (SELECT * FROM owner_attainment($cycle, points.as_of)) AS o
+    SELECT until_date AS as_of, owner_type, owner_id, attainment
+    FROM owner_attainment_series($cycle, (SELECT list(as_of) FROM points))
 )
 SELECT
     points.as_of,

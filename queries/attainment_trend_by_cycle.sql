@@ -10,12 +10,8 @@
 -- The outer alias must not be one the macros use inside (g, c, a, ...): DuckDB substitutes the
 -- argument `c.cycle_id` into cycle_goal_attainment's body, where `c` is its own cycles alias, so
 -- the cycle filter would compare a column with itself and keep every cycle's goals.
-WITH every_cycle AS (
-    SELECT cycle_id AS for_cycle_id FROM cycles
-),
-owners AS (
-    SELECT every_cycle.for_cycle_id AS cycle_id, o.*
-    FROM every_cycle, LATERAL (SELECT * FROM owner_attainment(every_cycle.for_cycle_id, NULL)) AS o
+WITH owners AS (
+    SELECT * FROM owner_end_attainment
 ),
 people AS (
     SELECT e.cycle_id, e.employee_id, o.attainment

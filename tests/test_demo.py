@@ -24,7 +24,7 @@ from gradelens.errors import GradelensError
 from gradelens.policy import Policy
 
 SMALL = {"employees": 300, "cycles": 4}
-FLAT_TABLES = ("cycles", "org_units", "employees", "goals", "kpi_actuals", "grades", "appeals")
+FLAT_TABLES = ("cycles", "org_units", "employees", "goals", "grades", "appeals")
 
 
 def connect(folder: Path) -> duckdb.DuckDBPyConnection:
@@ -33,6 +33,11 @@ def connect(folder: Path) -> duckdb.DuckDBPyConnection:
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{folder / table}.parquet')")
     con.execute(
         f"CREATE VIEW ratings AS SELECT * FROM read_parquet('{folder}/ratings/*/*.parquet', "
+        "hive_partitioning = true, hive_types = {'cycle_id': 'VARCHAR'})"
+    )
+    # The partition names the goal's cycle; the contract's kpi_actuals has no cycle_id column.
+    con.execute(
+        f"CREATE VIEW kpi_actuals AS SELECT * EXCLUDE (cycle_id) FROM read_parquet('{folder}/kpi_actuals/*/*.parquet', "
         "hive_partitioning = true, hive_types = {'cycle_id': 'VARCHAR'})"
     )
     return con
@@ -60,15 +65,23 @@ def scalar(con, sql: str, params=None):
 
 
 def all_files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every file by its path, the derived tables' folder (named by file mtimes) as `_derived/*`."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            parts = path.relative_to(folder).parts
+            name = "/".join(("_derived", "*", *parts[2:]) if parts[0] == "_derived" else parts)
+            files[name] = path.read_bytes()
+    return files
 
 
 # ---------------------------------------------------------------- files and determinism
 
 
 def test_the_folder_holds_one_parquet_file_per_table_a_partition_per_cycle_and_the_manifest(demo_dir, manifest):
-    expected = {f"{table}.parquet" for table in FLAT_TABLES} | {MANIFEST_FILE} | {
-        f"ratings/cycle_id={cycle_id}/part-0.parquet" for cycle_id in manifest.cycle_ids
+    expected = {f"{table}.parquet" for table in FLAT_TABLES} | {MANIFEST_FILE, "_derived/*/complete"} | {
+        f"{table}/cycle_id={cycle_id}/part-0.parquet"
+        for table in ("ratings", "kpi_actuals", "_derived/*/goal_end_actuals") for cycle_id in manifest.cycle_ids
     }
     assert set(all_files(demo_dir)) == expected
 
@@ -134,6 +147,16 @@ def test_every_table_file_has_exactly_the_contract_schema(demo_dir, table):
     assert pq.read_schema(demo_dir / f"{table}.parquet").remove_metadata() == TABLES[table].arrow_schema
 
 
+def test_kpi_actual_partitions_have_the_contract_schema_and_hold_their_goals_cycle(demo_dir, con):
+    partitions = sorted((demo_dir / "kpi_actuals").glob("cycle_id=*/part-0.parquet"))
+    assert partitions
+    for partition in partitions:
+        assert pq.read_schema(partition).remove_metadata() == TABLES["kpi_actuals"].arrow_schema
+    misplaced = scalar(con, f"""SELECT count(*) FROM read_parquet('{demo_dir}/kpi_actuals/*/*.parquet', hive_partitioning = true,
+        hive_types = {{'cycle_id': 'VARCHAR'}}) AS k JOIN goals AS g USING (goal_id) WHERE g.cycle_id <> k.cycle_id""")
+    assert misplaced == 0
+
+
 def test_rating_partitions_have_the_contract_schema_without_cycle_id(demo_dir):
     contract = TABLES["ratings"].arrow_schema
     expected = contract.remove(contract.get_field_index("cycle_id"))
@@ -143,21 +166,21 @@ def test_rating_partitions_have_the_contract_schema_without_cycle_id(demo_dir):
         assert pq.read_schema(partition).remove_metadata() == expected
 
 
-@pytest.mark.parametrize("table", [*FLAT_TABLES, "ratings"])
+@pytest.mark.parametrize("table", [*FLAT_TABLES, "ratings", "kpi_actuals"])
 def test_duckdb_reads_every_table_with_the_contract_columns_and_types(con, table):
     described = con.execute(f"DESCRIBE {table}").fetchall()
     columns = {name: kind for name, kind, *_ in described}
     assert columns == {c.name: c.duckdb_type for c in TABLES[table].columns}
 
 
-@pytest.mark.parametrize("table", [*FLAT_TABLES, "ratings"])
+@pytest.mark.parametrize("table", [*FLAT_TABLES, "ratings", "kpi_actuals"])
 def test_non_nullable_columns_hold_no_nulls(con, table):
     for column in TABLES[table].columns:
         if not column.nullable:
             assert scalar(con, f"SELECT count(*) FROM {table} WHERE {column.name} IS NULL") == 0, column.name
 
 
-@pytest.mark.parametrize("table", [*FLAT_TABLES, "ratings"])
+@pytest.mark.parametrize("table", [*FLAT_TABLES, "ratings", "kpi_actuals"])
 def test_keys_are_unique(con, table):
     key = ", ".join(TABLES[table].key)
     assert scalar(con, f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1)") == 0

@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gradelens.contract import TABLES
+from gradelens import derived
 from gradelens.dataset import is_dataset, open_dataset, table_files
 from gradelens.errors import GradelensError
 from gradelens.i18n import t
@@ -129,6 +130,9 @@ def run_import(source: str | Path, dataset_dir: str | Path, mapping: Mapping | N
     finally:
         if created and (result is None or not result.imported):
             shutil.rmtree(dataset_dir, ignore_errors=True)  # a folder made for an import that did not happen
+    if result.imported:
+        (progress or (lambda fraction, message: None))(0.99, t("data.progress_derived"))
+        derived.refresh(dataset_dir)
     return result
 
 

@@ -364,6 +364,11 @@ def rollback(dataset_dir: Path, snapshot_id: str, progress: Callable[[float, str
         record = {"kind": "rollback", "restored": target["id"], "source": f"snapshot {target['id']}",
                   "tables": {}, "cycles": [], "warning_count": 0, "warnings": []}
         record = commit(op, Plan(retire=retire, place=place, keep=[]), record)
+    if record["dataset_rows"]:
+        report(0.9, "Precomputing each goal's latest actual")
+        from gradelens import derived  # imported here: derived imports dataset, which imports this module
+
+        derived.refresh(dataset_dir)
     report(1.0, "Done")
     return record
 

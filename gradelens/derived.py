@@ -1,0 +1,170 @@
+"""Derived tables: figures computed once per version of a dataset, so queries need not redo them.
+
+Every attainment question starts from each goal's latest actual in its cycle. Computing that
+means grouping all of a cycle's KPI actuals (5 million rows per cycle at 200,000 employees),
+so it is written once, when the data changes (`gradelens demo`, `gradelens import`, or
+`gradelens prepare DIR` after copying files in by hand), to
+
+    _derived/<fingerprint>/goal_end_actuals/cycle_id=<id>/part-0.parquet
+        one row per goal with an actual dated within its cycle: the latest (actual, actual_as_of)
+    _derived/<fingerprint>/owner_end_attainment/cycle_id=<id>/part-0.parquet
+        each owner's weighted attainment at the cycle's end (definitions.sql, owner_attainment)
+
+The folder name is the fingerprint of what they were computed from (the files of cycles,
+goals and kpi_actuals, and the policy's attainment cap), so a stale copy is never used: when
+it does not match, `attach_actuals` / `attach_owners` define the same relations as views over
+the raw tables (correct, slower) and the data page says so. Only attainment as of a cycle's
+end reads them; an earlier as-of date reads the actuals themselves, which imports and the
+demo write partitioned by their goal's cycle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from gradelens.errors import GradelensError
+
+DERIVED = "_derived"
+SOURCES = ("cycles", "goals", "kpi_actuals")
+"""The tables the derived ones are computed from; a change to any other leaves them valid."""
+FORMAT_VERSION = "1"
+"""Part of the fingerprint: bump it when what is derived changes, so old copies are ignored."""
+
+GOAL_END_ACTUALS_SQL = """
+SELECT a.cycle_id, a.goal_id, arg_max(a.actual, a.as_of) AS actual, max(a.as_of) AS actual_as_of
+FROM cycle_actuals AS a
+GROUP BY a.cycle_id, a.goal_id
+"""
+"""Each goal's latest actual dated within its cycle: the fallback view and what `build` writes."""
+
+
+def source_fingerprint(dataset_dir: Path, attainment_cap: float) -> str:
+    """Names, sizes and modification times of the source tables' files, the cap, and the format version."""
+    from gradelens.dataset import table_files
+
+    digest = hashlib.sha256(f"{FORMAT_VERSION}|{attainment_cap!r}".encode())
+    for name in SOURCES:
+        for path in table_files(dataset_dir, name):
+            stat = path.stat()
+            digest.update(f"{path.relative_to(dataset_dir)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def current_folder(dataset_dir: Path, attainment_cap: float | None = None) -> Path | None:
+    """The derived tables for the dataset as it is now, or None when they must be (re)built."""
+    if attainment_cap is None:
+        from gradelens.policy import load_policy
+
+        attainment_cap = load_policy(dataset_dir).attainment_cap
+    folder = dataset_dir / DERIVED / source_fingerprint(dataset_dir, attainment_cap)
+    return folder if (folder / "complete").is_file() else None
+
+
+def _files(folder: Path | None, name: str) -> list[str]:
+    return [str(f) for f in sorted((folder / name).rglob("*.parquet"))] if folder else []
+
+
+def attach_actuals(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
+    """Define `cycle_actuals` and `goal_end_actuals`: from the derived `folder`, else computed.
+
+    Needs the table views (`kpi_actuals` with its `cycle_id`, `goals`, `cycles`).
+    """
+    con.execute(
+        """
+        CREATE VIEW cycle_actuals AS
+        SELECT k.cycle_id, k.goal_id, k.as_of, k.actual
+        FROM kpi_actuals AS k JOIN cycles AS c ON c.cycle_id = k.cycle_id
+        WHERE k.as_of BETWEEN c.start_date AND c.end_date
+        """
+    )
+    files = _files(folder, "goal_end_actuals")
+    if not files:
+        con.execute(f"CREATE VIEW goal_end_actuals AS {GOAL_END_ACTUALS_SQL}")
+        return
+    con.read_parquet(files, hive_partitioning=True).project(
+        "CAST(cycle_id AS VARCHAR) AS cycle_id, CAST(goal_id AS VARCHAR) AS goal_id, "
+        "CAST(actual AS DOUBLE) AS actual, CAST(actual_as_of AS DATE) AS actual_as_of"
+    ).create_view("goal_end_actuals")
+
+
+def attach_owners(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
+    """Point `owner_end_attainment` at the derived `folder`'s rows; run after definitions.sql."""
+    files = _files(folder, "owner_end_attainment")
+    if files:  # replaces definitions.sql's view over owner_end_attainment_computed
+        con.read_parquet(files, hive_partitioning=True).project(
+            "CAST(cycle_id AS VARCHAR) AS cycle_id, CAST(owner_type AS VARCHAR) AS owner_type, CAST(owner_id AS VARCHAR) AS owner_id, "
+            "CAST(attainment AS DOUBLE) AS attainment, CAST(goals_with_actuals AS BIGINT) AS goals_with_actuals"
+        ).create_view("owner_end_attainment", replace=True)
+
+
+def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None = None) -> Path:
+    """Compute the derived tables for the dataset as it is now; returns their folder.
+
+    Written to a temporary folder and renamed into place, so a reader sees all of it or none;
+    older versions are removed except the one before (a page still open on it keeps working).
+    """
+    from gradelens.dataset import open_dataset
+
+    dataset_dir = Path(dataset_dir).resolve()
+    report = progress or (lambda fraction, message: None)
+    dataset = open_dataset(dataset_dir)
+    fingerprint = source_fingerprint(dataset_dir, dataset.policy.attainment_cap)
+    root = dataset_dir / DERIVED
+    target = root / fingerprint
+    if (target / "complete").is_file():
+        return target
+    root.mkdir(exist_ok=True)
+    work = root / f".building-{uuid.uuid4().hex[:8]}"
+    try:
+        # Computed from the raw tables only (use_derived=False), never from older derived files.
+        con = dataset.cursor(use_derived=False)
+        for fraction, name, key in ((0.1, "goal_end_actuals", "goal_id"), (0.6, "owner_end_attainment", "owner_type, owner_id")):
+            report(fraction, f"Computing {name}")
+            out = work / name
+            out.mkdir(parents=True)
+            con.execute(
+                f"COPY (SELECT * FROM {name} ORDER BY cycle_id, {key}) TO $target "
+                "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
+                {"target": str(out)},
+            )
+        (work / "complete").write_text(f"format {FORMAT_VERSION}\n", encoding="utf-8")  # the folder name is the fingerprint
+        report(0.9, "Putting the derived tables in place")
+        if target.exists():  # built by someone else meanwhile
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            work.rename(target)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    _remove_old(root, keep=target)
+    report(1.0, "Done")
+    return target
+
+
+def refresh(dataset_dir: str | Path) -> bool:
+    """After an import or rollback: rebuild, but never fail the change that was just made.
+
+    Queries stay correct without the derived tables (they read the raw ones), so a failure
+    here (a full disk, a table that cannot be read) is reported by the data page, not raised.
+    """
+    try:
+        build(dataset_dir)
+    except (OSError, duckdb.Error, GradelensError):
+        return False
+    return True
+
+
+def _remove_old(root: Path, keep: Path) -> None:
+    """Keep `keep` and the newest other version; drop the rest and builds abandoned an hour ago."""
+    versions = sorted((p for p in root.iterdir() if p.is_dir() and p != keep and not p.name.startswith(".")),
+                      key=lambda p: p.stat().st_mtime, reverse=True)
+    abandoned = [p for p in root.glob(".building-*") if time.time() - p.stat().st_mtime > 3600]
+    for old in versions[1:] + abandoned:
+        shutil.rmtree(old, ignore_errors=True)

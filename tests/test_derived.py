@@ -1,0 +1,155 @@
+"""Derived tables (gradelens/derived.py) and the cycle-partitioned actuals give the answers the
+raw tables give, are never used when stale, and are kept up to date by demo, import and prepare."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gradelens import derived
+from gradelens.cli import main
+from gradelens.dataset import open_dataset
+from gradelens.queries import all_queries, run_query
+from tests.tiny_company import tiny_company_tables, write_dataset
+
+ATTAINMENT_QUERIES = [
+    name for name, query in all_queries().items()
+    if "kpi_actuals" in (query.sql or "") or any(p.name == "as_of" for p in query.params)
+] + ["attainment_trend_by_cycle", "goal_cascade", "attainment_headline"]
+
+
+def partitioned_copy(source: Path, target: Path) -> Path:
+    """The same dataset with kpi_actuals under kpi_actuals/cycle_id=<goal's cycle>/, as imports write it."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("kpi_actuals.parquet", "_derived"))
+    actuals = pq.read_table(source / "kpi_actuals.parquet").to_pandas()
+    goals = pq.read_table(source / "goals.parquet", columns=["goal_id", "cycle_id"]).to_pandas()
+    merged = actuals.merge(goals, on="goal_id", how="left")
+    merged["cycle_id"] = merged["cycle_id"].fillna("_no_goal")
+    schema = pq.read_schema(source / "kpi_actuals.parquet")
+    for cycle, rows in merged.groupby("cycle_id"):
+        folder = target / "kpi_actuals" / f"cycle_id={cycle}"
+        folder.mkdir(parents=True)
+        pq.write_table(pa.Table.from_pandas(rows.drop(columns="cycle_id"), schema=schema, preserve_index=False), folder / "part-0.parquet")
+    return target
+
+
+@pytest.fixture(scope="module")
+def layouts(tmp_path_factory):
+    """The tiny company three ways: flat actuals, partitioned actuals, partitioned + derived tables."""
+    root = tmp_path_factory.mktemp("layouts")
+    flat = write_dataset(root / "flat", tiny_company_tables())
+    partitioned = partitioned_copy(flat, root / "partitioned")
+    prepared = partitioned_copy(flat, root / "prepared")
+    derived.build(prepared)
+    return {"flat": flat, "partitioned": partitioned, "prepared": prepared}
+
+
+def answers(folder: Path, name: str, **params) -> pd.DataFrame:
+    return run_query(open_dataset(folder), name, params)
+
+
+def test_the_derived_tables_are_used_only_where_built(layouts):
+    opened = {kind: open_dataset(path) for kind, path in layouts.items()}
+    for dataset in opened.values():
+        dataset.cursor()
+    assert {kind: d.derived_current for kind, d in opened.items()} == {"flat": False, "partitioned": False, "prepared": True}
+
+
+@pytest.mark.parametrize("name", sorted(set(ATTAINMENT_QUERIES)))
+@pytest.mark.parametrize("as_of", [None, "2025-09-30"])
+def test_every_attainment_query_answers_the_same_in_every_layout(layouts, name, as_of):
+    query = all_queries()[name]
+    params = {"as_of": as_of} if any(p.name == "as_of" for p in query.params) else {}
+    if any(p.required for p in query.params):
+        pytest.skip(f"{name} needs a required parameter")
+    expected = answers(layouts["flat"], name, **params)
+    for kind in ("partitioned", "prepared"):
+        pd.testing.assert_frame_equal(answers(layouts[kind], name, **params), expected, check_exact=False, rtol=1e-12)
+
+
+def test_stale_derived_tables_are_ignored_and_the_new_actuals_counted(tmp_path):
+    folder = partitioned_copy(write_dataset(tmp_path / "flat", tiny_company_tables()), tmp_path / "ds")
+    derived.build(folder)
+    before = answers(folder, "attainment_by_department")
+    # Every actual doubles: a copied-in file the derived tables were not computed from.
+    for part in (folder / "kpi_actuals").rglob("*.parquet"):
+        table = pq.read_table(part)
+        doubled = table.set_column(table.schema.get_field_index("actual"), "actual", pa.compute.multiply(table["actual"], 2.0))
+        pq.write_table(doubled, part)
+    assert derived.current_folder(folder) is None
+    dataset = open_dataset(folder)
+    after = run_query(dataset, "attainment_by_department")
+    assert dataset.derived_current is False
+    assert not after["attainment"].equals(before["attainment"])
+    derived.build(folder)
+    pd.testing.assert_frame_equal(answers(folder, "attainment_by_department"), after)
+
+
+def test_building_twice_reuses_the_folder_and_keeps_one_older_version(tmp_path):
+    folder = partitioned_copy(write_dataset(tmp_path / "flat", tiny_company_tables()), tmp_path / "ds")
+    first = derived.build(folder)
+    assert derived.build(folder) == first
+    versions = []
+    for step in range(3):
+        part = next((folder / "kpi_actuals").rglob("*.parquet"))
+        os.utime(part, ns=(1_700_000_000_000_000_000 + step, 1_700_000_000_000_000_000 + step))
+        versions.append(derived.build(folder))
+    kept = sorted(p.name for p in (folder / derived.DERIVED).iterdir())
+    assert kept == sorted(p.name for p in versions[-2:])
+
+
+def test_prepare_command_builds_and_reports(tmp_path, capsys):
+    folder = write_dataset(tmp_path / "ds", tiny_company_tables())
+    assert main(["prepare", str(folder)]) == 0
+    assert "current" in capsys.readouterr().out
+    assert derived.current_folder(folder) is not None
+
+
+def test_prepare_command_on_a_missing_folder_is_one_line(tmp_path, capsys):
+    assert main(["prepare", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "no such folder" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_demo_writes_partitioned_actuals_and_current_derived_tables(tmp_path):
+    from gradelens.demo import generate
+
+    generate(tmp_path / "demo", employees=100, cycles=2)
+    assert sorted(p.name for p in (tmp_path / "demo" / "kpi_actuals").iterdir()) == ["cycle_id=2025H2", "cycle_id=2026H1"]
+    assert derived.current_folder(tmp_path / "demo") is not None
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    from gradelens.demo import generate
+
+    folder = tmp_path_factory.mktemp("series") / "demo"
+    generate(folder, employees=100, cycles=2)
+    return open_dataset(folder)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(days=st.lists(st.integers(min_value=-5, max_value=190), min_size=1, max_size=4, unique=True))
+def test_the_series_macro_equals_one_call_per_date(small_demo, days):
+    """owner_attainment_series (one ASOF pass) against owner_attainment called for each date."""
+    con = small_demo.cursor()
+    start = con.execute("SELECT start_date FROM cycles WHERE cycle_id = '2026H1'").fetchone()[0]
+    dates = [start + dt.timedelta(days=d) for d in days]
+    series = con.execute(
+        "SELECT until_date, owner_type, owner_id, attainment, goals_with_actuals FROM owner_attainment_series('2026H1', $dates) "
+        "ORDER BY ALL", {"dates": dates}).df()
+    one_by_one = pd.concat([
+        con.execute("SELECT CAST($d AS DATE) AS until_date, owner_type, owner_id, attainment, goals_with_actuals "
+                    "FROM owner_attainment('2026H1', $d)", {"d": d}).df() for d in dates
+    ]).sort_values(["until_date", "owner_type", "owner_id", "attainment", "goals_with_actuals"]).reset_index(drop=True)
+    assert len(series) == len(one_by_one)
+    pd.testing.assert_frame_equal(series.reset_index(drop=True), one_by_one, check_dtype=False, check_exact=False, rtol=1e-12)
