@@ -208,7 +208,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
     dataset = open_dataset(args.data)  # a clear error when it is not a dataset
     folder = derived.build(dataset.path, progress=lambda fraction, message: print(f"[{fraction:4.0%}] {message}", file=sys.stderr))
-    print(f"derived tables of {dataset.path} are current ({folder.relative_to(dataset.path)}).")
+    print(t("derived.current", path=dataset.path, folder=folder.relative_to(dataset.path)))
     return 0
 
 

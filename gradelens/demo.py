@@ -317,7 +317,7 @@ def generate(
     try:
         os.chmod(staging, 0o755)
         manifest = _write_demo(staging, employees, cycles, seed, report)
-        report(0.98, "Precomputing each goal's latest actual")
+        report(0.98, t("data.progress_derived"))
         derived.build(staging)  # stays valid after the move: its fingerprint uses relative paths
         _move_into_place(staging, out_dir)
     except BaseException:

@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 
 from gradelens.errors import GradelensError
+from gradelens.i18n import t
 
 DERIVED = "_derived"
 SOURCES = ("cycles", "goals", "kpi_actuals")
@@ -126,7 +127,7 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
         # Computed from the raw tables only (use_derived=False), never from older derived files.
         con = dataset.cursor(use_derived=False)
         for fraction, name, key in ((0.1, "goal_end_actuals", "goal_id"), (0.6, "owner_end_attainment", "owner_type, owner_id")):
-            report(fraction, f"Computing {name}")
+            report(fraction, t("derived.computing", table=name))
             out = work / name
             out.mkdir(parents=True)
             con.execute(
@@ -135,7 +136,7 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
                 {"target": str(out)},
             )
         (work / "complete").write_text(f"format {FORMAT_VERSION}\n", encoding="utf-8")  # the folder name is the fingerprint
-        report(0.9, "Putting the derived tables in place")
+        report(0.9, t("derived.placing"))
         if target.exists():  # built by someone else meanwhile
             shutil.rmtree(work, ignore_errors=True)
         else:
@@ -144,7 +145,7 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
     _remove_old(root, keep=target)
-    report(1.0, "Done")
+    report(1.0, t("derived.done"))
     return target
 
 

@@ -132,7 +132,7 @@ def sidebar_filters() -> Filters:
     _choose("lang", list(LANGUAGES), url.get("lang"), normalise(st.context.locale))
     with st.sidebar:
         st.segmented_control(
-            t("common.sidebar_language"), list(LANGUAGES), key="lang",
+            t("common.sidebar_language"), list(LANGUAGES), key="lang", persist_state="session",
             format_func=lambda code: {"en": "English", "zh": "中文"}[code],
         )
     if st.session_state.get("lang") not in LANGUAGES:  # a segmented control can be cleared
@@ -149,7 +149,7 @@ def sidebar_filters() -> Filters:
     names = list(datasets)
     _choose("filter_data", names, url.get("data"), names[0])
     with st.sidebar:
-        st.selectbox(t("common.sidebar_dataset"), names, key="filter_data", help=t("common.sidebar_dataset_help"))
+        st.selectbox(t("common.sidebar_dataset"), names, key="filter_data", persist_state="session", help=t("common.sidebar_dataset_help"))
     try:
         dataset = dataset_for(datasets[st.session_state["filter_data"]])
     except GradelensError as exc:
@@ -173,17 +173,17 @@ def sidebar_filters() -> Filters:
     with st.sidebar:
         if known_cycles:
             _choose("filter_cycle", known_cycles, url.get("cycle"), known_cycles[-1])
-            cycle = st.selectbox(t("common.sidebar_cycle"), known_cycles, key="filter_cycle", format_func=lambda c: cycle_names.get(c, c))
+            cycle = st.selectbox(t("common.sidebar_cycle"), known_cycles, key="filter_cycle", persist_state="session", format_func=lambda c: cycle_names.get(c, c))
             departments = _options(dataset, "department_list", cycle, "department_id", "department")
             regions = _options(dataset, "region_list", cycle, "region", "region")
             _choose("filter_department", [ALL, *departments], url.get("department"), ALL)
             _choose("filter_region", [ALL, *regions], url.get("region"), ALL)
             department = st.selectbox(
-                t("common.sidebar_department"), [ALL, *departments], key="filter_department",
+                t("common.sidebar_department"), [ALL, *departments], key="filter_department", persist_state="session",
                 format_func=lambda d: t("common.all_departments", lang) if d == ALL else departments.get(d, d),
             ) or None
             region = st.selectbox(
-                t("common.sidebar_region"), [ALL, *regions], key="filter_region",
+                t("common.sidebar_region"), [ALL, *regions], key="filter_region", persist_state="session",
                 format_func=lambda r: t("common.all_regions", lang) if r == ALL else r,
             ) or None
         else:
@@ -196,7 +196,9 @@ def sidebar_filters() -> Filters:
     }
     st.session_state["gradelens_filters"] = selection
     st.session_state["gradelens_dataset"] = dataset
-    # Written back every run: switching pages clears the URL, and this restores it.
+    # Written back every run: switching pages clears the URL, and this restores it. The widgets
+    # keep their values across pages themselves (persist_state="session"): Streamlit ties a
+    # widget's id to its page, so without it a page switch resets them to their defaults.
     wanted = selection.url_params()
     if {k: url.get(k) for k in URL_KEYS if url.get(k)} != wanted:
         for key in URL_KEYS:

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gradelens.errors import GradelensError
+from gradelens.i18n import t
 
 try:
     import fcntl
@@ -365,7 +366,7 @@ def rollback(dataset_dir: Path, snapshot_id: str, progress: Callable[[float, str
                   "tables": {}, "cycles": [], "warning_count": 0, "warnings": []}
         record = commit(op, Plan(retire=retire, place=place, keep=[]), record)
     if record["dataset_rows"]:
-        report(0.9, "Precomputing each goal's latest actual")
+        report(0.9, t("data.progress_derived"))
         from gradelens import derived  # imported here: derived imports dataset, which imports this module
 
         derived.refresh(dataset_dir)

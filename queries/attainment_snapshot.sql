@@ -1,0 +1,66 @@
+-- Attainment and the shares of goals on track, at risk and off track, for one cycle as of one
+-- date: one period of the attainment headline (attainment_headline puts two side by side).
+-- attainment is the mean of the employees' owner attainment; employees without any goal with an
+-- actual are counted in employees but not in the mean. The goals counted are those owned within
+-- the filters (company and department goals have no region, so a region filter leaves them
+-- out); on track is >= 100%, at risk 80-100%, off track < 80%, shares of the goals with an
+-- attainment. company_goal_attainment is the company's own goals, whatever the filters.
+-- @param cycle cycle=latest  The performance cycle.
+-- @param as_of date=null  Attainment as of this date (default: the cycle's end; later dates count as the end).
+-- @param department text=null  Only this department_id (default: all).
+-- @param region text=null  Only this region (default: all).
+-- @needs cycles, employees, goals
+-- @returns employees, employees_with_attainment, attainment, company_goal_attainment, goals, goals_with_attainment, on_track, at_risk, off_track, on_track_share, at_risk_share, off_track_share
+WITH people AS (
+    SELECT employee_id
+    FROM employee_units
+    WHERE cycle_id = $cycle
+      AND ($department IS NULL OR department_id = $department)
+      AND ($region IS NULL OR region = $region)
+),
+owners AS (
+    SELECT * FROM owner_attainment($cycle, $as_of)
+),
+-- Where each goal sits: an employee's department and region, a unit's department and region.
+goal_places AS (
+    SELECT
+        g.attainment,
+        CASE g.owner_type WHEN 'employee' THEN e.department_id WHEN 'company' THEN NULL ELSE d.department_id END AS department_id,
+        CASE g.owner_type WHEN 'employee' THEN e.region WHEN 'company' THEN NULL ELSE u.region END AS region
+    FROM cycle_goal_attainment($cycle, $as_of) AS g
+    LEFT JOIN employee_units AS e ON g.owner_type = 'employee' AND e.cycle_id = $cycle AND e.employee_id = g.owner_id
+    LEFT JOIN org_units AS u ON g.owner_type NOT IN ('employee', 'company') AND u.unit_id = g.owner_id
+    LEFT JOIN unit_departments AS d ON g.owner_type NOT IN ('employee', 'company') AND d.unit_id = g.owner_id
+),
+-- Thresholds as in gradelens/attainment.py (ON_TRACK, AT_RISK) and charts.ATTAINMENT_COLORSCALE,
+-- compared after rounding to 9 decimals (as goal_cascade's status).
+goal_figures AS (
+    SELECT
+        count(*) AS goals,
+        count(attainment) AS goals_with_attainment,
+        count(*) FILTER (WHERE round(attainment, 9) >= 1.0) AS on_track,
+        count(*) FILTER (WHERE round(attainment, 9) >= 0.8 AND round(attainment, 9) < 1.0) AS at_risk,
+        count(*) FILTER (WHERE round(attainment, 9) < 0.8) AS off_track
+    FROM goal_places
+    WHERE ($department IS NULL OR department_id = $department)
+      AND ($region IS NULL OR region = $region)
+),
+employee_figures AS (
+    SELECT count(*) AS employees, count(o.attainment) AS employees_with_attainment, avg(o.attainment) AS attainment
+    FROM people
+    LEFT JOIN owners AS o ON o.owner_type = 'employee' AND o.owner_id = people.employee_id
+)
+SELECT
+    ef.employees,
+    ef.employees_with_attainment,
+    ef.attainment,
+    (SELECT avg(attainment) FROM owners WHERE owner_type = 'company') AS company_goal_attainment,
+    gf.goals,
+    gf.goals_with_attainment,
+    gf.on_track,
+    gf.at_risk,
+    gf.off_track,
+    gf.on_track / nullif(gf.goals_with_attainment, 0) AS on_track_share,
+    gf.at_risk / nullif(gf.goals_with_attainment, 0) AS at_risk_share,
+    gf.off_track / nullif(gf.goals_with_attainment, 0) AS off_track_share
+FROM employee_figures AS ef, goal_figures AS gf;
