@@ -128,7 +128,98 @@ def overview_counts(folder: Path) -> pd.DataFrame:
                           "appeals": len(appeals), "open_appeals": int((appeals["status"] == "open").sum())}])
 
 
-BASELINES = {"grade_distribution": grade_distribution, "appeal_trends": appeal_trends, "overview_counts": overview_counts}
+# ---------------------------------------------------------------- attainment (docs/methods.md, "Goal attainment")
+
+
+def cycle_dates(folder: Path) -> pd.DataFrame:
+    """cycle_id, start_date, end_date as datetimes, in cycle order."""
+    cycles = read(folder, "cycles", ["cycle_id", "start_date", "end_date"])
+    cycles[["start_date", "end_date"]] = cycles[["start_date", "end_date"]].apply(pd.to_datetime)
+    return cycles.sort_values(["start_date", "cycle_id"]).reset_index(drop=True)
+
+
+def goal_attainment(folder: Path, cycle: str, until: pd.Timestamp, actuals: pd.DataFrame) -> pd.DataFrame:
+    """The cycle's goals with their latest actual dated within [cycle start, until] (until: at
+    most the cycle's end) and their attainment: actual / target (higher is better) or
+    2 - actual / target (lower is better), clipped to [0, cap]; no attainment without an actual
+    or with a target that is not positive."""
+    cycles = cycle_dates(folder).set_index("cycle_id")
+    start, end = cycles.at[cycle, "start_date"], min(cycles.at[cycle, "end_date"], until)
+    goals = read(folder, "goals", ["cycle_id", "goal_id", "owner_type", "owner_id", "direction", "target", "weight"])
+    goals = goals[goals["cycle_id"] == cycle]
+    window = actuals[actuals["goal_id"].isin(goals["goal_id"]) & actuals["as_of"].between(start, end)]
+    latest = window.dropna(subset=["actual"]).sort_values("as_of").drop_duplicates("goal_id", keep="last")
+    goals = goals.merge(latest[["goal_id", "actual"]], on="goal_id", how="left")
+    ratio = goals["actual"] / goals["target"].where(goals["target"] > 0)
+    raw = ratio.where(goals["direction"] == "higher_better", 2.0 - ratio).where(goals["direction"].isin(["higher_better", "lower_better"]))
+    goals["attainment"] = raw.clip(lower=0.0, upper=load_policy(folder).attainment_cap)
+    return goals
+
+
+def owner_attainment(goals: pd.DataFrame) -> pd.DataFrame:
+    """Per owner: sum(weight * attainment) / sum(weight) over goals with an attainment and a
+    positive weight (so weights that do not sum to 1 are normalised)."""
+    counted = goals[goals["attainment"].notna() & (goals["weight"] > 0)]
+    weighted = counted.assign(weighted=counted["weight"] * counted["attainment"])
+    sums = weighted.groupby(["owner_type", "owner_id"])[["weighted", "weight"]].sum()
+    return (sums["weighted"] / sums["weight"]).rename("attainment").reset_index()
+
+
+def read_actuals(folder: Path) -> pd.DataFrame:
+    return read(folder, "kpi_actuals", ["goal_id", "as_of", "actual"]).assign(as_of=lambda f: pd.to_datetime(f["as_of"]))
+
+
+def attainment_by_department(folder: Path) -> pd.DataFrame:
+    """attainment_by_department, latest cycle at its end, no region filter: per department the
+    mean of its employees' owner attainment, and the department's own goals' attainment."""
+    cycles = cycle_dates(folder)
+    cycle, end = cycles["cycle_id"].iloc[-1], cycles["end_date"].iloc[-1]
+    owners = owner_attainment(goal_attainment(folder, cycle, end, read_actuals(folder)))
+    people = employee_units(folder, cycle).merge(
+        owners[owners["owner_type"] == "employee"][["owner_id", "attainment"]],
+        left_on="employee_id", right_on="owner_id", how="left")
+    out = people.groupby(["department_id", "department"], dropna=False).agg(
+        employees=("employee_id", "size"), employees_with_attainment=("attainment", "count"), attainment=("attainment", "mean"),
+    ).reset_index()
+    own = owners[owners["owner_type"] == "department"][["owner_id", "attainment"]]
+    out = out.merge(own.rename(columns={"owner_id": "department_id", "attainment": "department_goal_attainment"}),
+                    on="department_id", how="left")
+    out["unplaced"] = out["department_id"].isna()  # "(no department)" last, as the query orders
+    return out.sort_values(["unplaced", "department"]).drop(columns="unplaced").reset_index(drop=True)
+
+
+def attainment_headline(folder: Path) -> pd.DataFrame:
+    """attainment_headline, latest cycle at its end, whole company: the `current` row and the
+    `previous` one (the cycle before, at its end), as the named query returns both."""
+    cycles = cycle_dates(folder)
+    actuals = read_actuals(folder)
+    people = read(folder, "employees", ["cycle_id", "employee_id"])
+    rows = []
+    for period, position in (("current", -1), ("previous", -2)):
+        if len(cycles) < -position:
+            continue
+        cycle, end = cycles["cycle_id"].iloc[position], cycles["end_date"].iloc[position]
+        goals = goal_attainment(folder, cycle, end, actuals)
+        owners = owner_attainment(goals)
+        staff = people[people["cycle_id"] == cycle].merge(
+            owners[owners["owner_type"] == "employee"], left_on="employee_id", right_on="owner_id", how="left")
+        band = goals["attainment"].round(9)  # as the query: thresholds after rounding to 9 decimals
+        rows.append({
+            "period": period, "cycle_id": cycle, "employees": len(staff),
+            "employees_with_attainment": int(staff["attainment"].notna().sum()), "attainment": staff["attainment"].mean(),
+            "company_goal_attainment": owners.loc[owners["owner_type"] == "company", "attainment"].mean(),
+            "goals": len(goals), "goals_with_attainment": int(band.notna().sum()),
+            "on_track": int((band >= 1.0).sum()), "at_risk": int(band.between(0.8, 1.0, inclusive="left").sum()),
+            "off_track": int((band < 0.8).sum()),
+        })
+    out = pd.DataFrame(rows)
+    for status in ("on_track", "at_risk", "off_track"):
+        out[f"{status}_share"] = out[status] / out["goals_with_attainment"].replace(0, np.nan)
+    return out
+
+
+BASELINES = {"grade_distribution": grade_distribution, "appeal_trends": appeal_trends, "overview_counts": overview_counts,
+             "attainment_by_department": attainment_by_department, "attainment_headline": attainment_headline}
 
 # baseline -> (named query, params, compared numeric columns, key columns)
 SQL_EQUIVALENTS = {
@@ -141,4 +232,12 @@ SQL_EQUIVALENTS = {
                        "median_days_to_resolve", "p90_days_to_resolve"],
                       ["cycle_id"]),
     "overview_counts": ("overview_headline", {}, ["employees", "graded", "calibrated", "appeals", "open_appeals"], []),
+    "attainment_by_department": ("attainment_by_department", {},
+                                 ["employees", "employees_with_attainment", "attainment", "department_goal_attainment"],
+                                 ["department_id", "department"]),
+    "attainment_headline": ("attainment_headline", {},
+                            ["employees", "employees_with_attainment", "attainment", "company_goal_attainment", "goals",
+                             "goals_with_attainment", "on_track", "at_risk", "off_track", "on_track_share",
+                             "at_risk_share", "off_track_share"],
+                            ["period", "cycle_id"]),
 }

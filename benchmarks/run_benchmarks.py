@@ -16,10 +16,12 @@ For each size:
    before every run, so warm figures include the fit. Wall and CPU time (user+system over all
    threads) are recorded; the child's peak RSS (ru_maxrss) is reported;
 3. the pandas baseline, in its own child process: pd.read_parquet of the same files, merges and
-   groupby for grade_distribution (group_by department), appeal_trends (group_by none) and the
-   overview_headline counts (employees, graded, calibrated, appeals, open appeals); timed the same
-   way (each run re-reads the Parquet files, as an analyst's notebook would), with its peak RSS.
-   At the smallest size the parent checks that both give the same numbers (1e-9);
+   groupby for grade_distribution (group_by department), appeal_trends (group_by none), the
+   overview_headline counts (employees, graded, calibrated, appeals, open appeals),
+   attainment_by_department and attainment_headline (latest cycle at its end, and the cycle
+   before; latest actual per goal, owner roll-up); timed the same way (each run re-reads the
+   Parquet files, as an analyst's notebook would), with its peak RSS. At the smallest size the
+   parent checks that both give the same numbers (1e-9);
 4. pages, in a child process with GRADELENS_DATA set: for each page of gradelens.navigation.PAGES,
    a first AppTest render and a second one (a new AppTest, so the Streamlit cache is shared).
 
@@ -201,6 +203,7 @@ def ensure_dataset(data_dir: Path, employees: int, cycles: int) -> tuple[Path, d
 def check_baseline(folder: Path) -> list[str]:
     """The pandas figures equal the named queries' (1e-9); returns what was checked."""
     import numpy as np
+    import pandas as pd
     import pandas_baseline
 
     from gradelens.dataset import open_dataset
@@ -215,8 +218,9 @@ def check_baseline(folder: Path) -> list[str]:
             sql = sql.sort_values(keys).reset_index(drop=True)
             mine = mine.sort_values(keys).reset_index(drop=True)
         assert len(sql) == len(mine), (name, len(sql), len(mine))
-        for column in keys:
-            assert list(sql[column].astype(str)) == list(mine[column].astype(str)), (name, column)
+        for column in keys:  # NULL / NaN / None read alike
+            assert [None if pd.isna(v) else str(v) for v in sql[column]] == \
+                   [None if pd.isna(v) else str(v) for v in mine[column]], (name, column)
         for column in columns:
             a = sql[column].astype("float64").to_numpy()
             b = mine[column].astype("float64").to_numpy()
