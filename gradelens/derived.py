@@ -68,6 +68,12 @@ def current_folder(dataset_dir: Path, attainment_cap: float | None = None) -> Pa
     return folder if (folder / "complete").is_file() else None
 
 
+def stale(dataset) -> bool:
+    """Whether a Dataset with goals and actuals lacks current derived tables (the Data page says so)."""
+    has_sources = "goals" in dataset.present and "kpi_actuals" in dataset.present
+    return has_sources and current_folder(dataset.path, dataset.policy.attainment_cap) is None
+
+
 def _files(folder: Path | None, name: str) -> list[str]:
     return [str(f) for f in sorted((folder / name).rglob("*.parquet"))] if folder else []
 

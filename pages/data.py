@@ -3,7 +3,7 @@ roll the dataset back to any earlier snapshot."""
 
 import streamlit as st
 
-from gradelens import ui
+from gradelens import derived, ui
 from gradelens.errors import GradelensError
 from gradelens.i18n import format_count, t
 from gradelens.importing import web
@@ -13,6 +13,8 @@ dataset = ui.current_dataset()
 
 st.title(t("data.title"))
 st.caption(t("data.intro", dataset=dataset.name))
+if derived.stale(dataset):
+    st.caption(t("derived.stale", path=dataset.path))
 if message := web.take_flash():
     st.success(message, icon=":material/check_circle:")
 

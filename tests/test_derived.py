@@ -153,3 +153,20 @@ def test_the_series_macro_equals_one_call_per_date(small_demo, days):
     ]).sort_values(["until_date", "owner_type", "owner_id", "attainment", "goals_with_actuals"]).reset_index(drop=True)
     assert len(series) == len(one_by_one)
     pd.testing.assert_frame_equal(series.reset_index(drop=True), one_by_one, check_dtype=False, check_exact=False, rtol=1e-12)
+
+
+def test_the_data_page_says_when_the_derived_tables_are_missing_and_not_when_current(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    folder = write_dataset(tmp_path / "ds", tiny_company_tables())
+    monkeypatch.setenv("GRADELENS_DATA", str(folder))
+    page = str(Path(__file__).resolve().parent.parent / "pages" / "data.py")
+
+    def captions():
+        at = AppTest.from_file(page, default_timeout=60).run()
+        assert not at.exception
+        return " ".join(c.value for c in at.caption)
+
+    assert "gradelens prepare" in captions()
+    derived.build(folder)
+    assert "gradelens prepare" not in captions()
