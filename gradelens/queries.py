@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -35,6 +36,10 @@ import pandas as pd
 from gradelens.contract import TABLES
 from gradelens.dataset import Dataset
 from gradelens.errors import DatasetError, QueryError
+from gradelens.privacy import suppress
+
+if TYPE_CHECKING:
+    from gradelens.access import Viewer
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
 
@@ -132,6 +137,9 @@ class NamedQuery:
     returns: tuple[str, ...]
     sql: str | None = None
     function: Callable[..., pd.DataFrame] | None = field(default=None, compare=False)
+    # `-- @privacy CLASS [count=COL by=COLS within=COLS]`; no tag = individual (the safe default).
+    privacy: str = "individual"
+    privacy_options: tuple[tuple[str, str], ...] = ()
 
     @property
     def summary(self) -> str:
@@ -163,8 +171,10 @@ def parse_header(text: str, where: str) -> tuple[str, tuple[Param, ...], tuple[s
             needs = tuple(t.strip() for t in body[len("@needs ") :].split(",") if t.strip())
         elif body.startswith("@returns "):
             returns = tuple(c.strip() for c in body[len("@returns ") :].split(",") if c.strip())
+        elif body.startswith("@privacy"):
+            continue  # read by parse_privacy
         elif body.startswith("@"):
-            raise QueryError(f"{where}: unknown header tag '{body.split()[0]}'; use @param, @needs or @returns.")
+            raise QueryError(f"{where}: unknown header tag '{body.split()[0]}'; use @param, @needs, @returns or @privacy.")
         elif body:
             description.append(body)
     unknown = [t for t in needs if t not in TABLES]
@@ -173,6 +183,21 @@ def parse_header(text: str, where: str) -> tuple[str, tuple[Param, ...], tuple[s
     if not description:
         raise QueryError(f"{where}: the header must open with a comment saying what question the query answers.")
     return "\n".join(description), tuple(params), needs, returns
+
+
+def parse_privacy(text: str, where: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The header's `@privacy` class and options; `individual` when the tag is absent."""
+    from gradelens.access import privacy_tag
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("--"):
+            break
+        body = stripped[2:].strip()
+        if body == "@privacy" or body.startswith("@privacy "):
+            privacy, options = privacy_tag(body[len("@privacy") :].strip(), where)
+            return privacy, tuple(options.items())
+    return "individual", ()
 
 
 def sql_parameter_names(sql: str) -> set[str]:
@@ -209,7 +234,8 @@ def load_sql_query(path: Path) -> NamedQuery:
             f"{where}: parameters used in the SQL ({', '.join(sorted(used)) or 'none'}) differ from "
             f"those declared with @param ({', '.join(sorted(declared)) or 'none'})."
         )
-    return NamedQuery(path.stem, description, params, needs, returns, sql=text)
+    privacy, options = parse_privacy(text, where)
+    return NamedQuery(path.stem, description, params, needs, returns, sql=text, privacy=privacy, privacy_options=options)
 
 
 _PYTHON_QUERIES: dict[str, NamedQuery] = {}
@@ -225,8 +251,10 @@ def python_query(header: str) -> Callable[[Callable[..., pd.DataFrame]], Callabl
     def register(function: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
         where = f"{function.__module__}.{function.__name__}"
         description, params, needs, returns = parse_header(header, where)
+        privacy, options = parse_privacy(header, where)
         _PYTHON_QUERIES[function.__name__] = NamedQuery(
-            function.__name__, description, params, needs, returns, function=function
+            function.__name__, description, params, needs, returns, function=function,
+            privacy=privacy, privacy_options=options,
         )
         return function
 
@@ -255,8 +283,11 @@ def get_query(name: str) -> NamedQuery:
     return queries[name]
 
 
-def bind_params(dataset: Dataset, query: NamedQuery, given: Mapping[str, object]) -> dict[str, object]:
-    """Check and convert parameters: unknown names, missing required ones and bad values fail."""
+def bind_params(dataset: Dataset, query: NamedQuery, given: Mapping[str, object], viewer: Viewer | None = None) -> dict[str, object]:
+    """Check and convert parameters: unknown names, missing required ones and bad values fail.
+
+    With a department-scoped `viewer`, a `department` outside their scope fails too, and an
+    empty one becomes their single department (see `scoped_runs` for several)."""
     declared = {p.name for p in query.params}
     unknown = sorted(set(given) - declared)
     if unknown:
@@ -273,7 +304,33 @@ def bind_params(dataset: Dataset, query: NamedQuery, given: Mapping[str, object]
         if param.type == "cycle" and value is not None:
             value = resolve_cycle(dataset, value, f"query {query.name}")
         bound[param.name] = value
+    if viewer is not None:
+        check_viewer(query, bound, viewer)
+        if viewer.department_scoped and query.privacy != "public" and bound.get("department") is None and len(viewer.departments) == 1:
+            bound["department"] = viewer.departments[0]
     return bound
+
+
+def check_viewer(query: NamedQuery, bound: Mapping[str, object], viewer: Viewer) -> None:
+    """Refuse a query or parameters the viewer's role and scope do not allow."""
+    if viewer.role == "executive" and query.privacy == "individual":
+        raise QueryError(
+            f"query {query.name} lists individual people, which the executive role may not see; "
+            "ask for an aggregate view or for a role that sees individuals (see docs/access-control.md)."
+        )
+    if not viewer.department_scoped or query.privacy == "public":
+        return
+    if not any(p.name == "department" for p in query.params):
+        raise QueryError(
+            f"query {query.name} cannot be limited to a department, so a viewer scoped to "
+            f"{', '.join(viewer.departments)} may not run it (see docs/access-control.md)."
+        )
+    department = bound.get("department")
+    if department is not None and department not in viewer.departments:
+        raise QueryError(
+            f"query {query.name}: department {str(department)[:40]!r} is outside your scope "
+            f"({', '.join(viewer.departments)}); choose one of those."
+        )
 
 
 def cycle_ids(dataset: Dataset) -> list[str]:
@@ -303,9 +360,42 @@ def resolve_cycle(dataset: Dataset, value: object, where: str) -> str:
     return str(value)
 
 
-def run_query(dataset: Dataset, name: str, params: Mapping[str, object] | None = None) -> pd.DataFrame:
-    """Run a named query on a dataset with checked, bound parameters."""
+def run_query(dataset: Dataset, name: str, params: Mapping[str, object] | None = None, viewer: Viewer | None = None) -> pd.DataFrame:
+    """Run a named query on a dataset with checked, bound parameters.
+
+    Without a viewer (the CLI, tests, other queries) it runs with full access. With one, the
+    viewer's role and department scope are enforced here: department-scoped viewers get
+    their departments forced into the `department` parameter (and rows of other departments
+    dropped); executives only run aggregate queries, whose small groups are suppressed.
+    """
     query = get_query(name)
+    if viewer is None or viewer.role == "admin":
+        return _run_unscoped(dataset, query, params)
+    bind_params(dataset, query, params or {}, viewer)  # refuses what the viewer may not run
+    given = dict(params or {})
+    if viewer.department_scoped and query.privacy != "public" and given.get("department") in ("", None):
+        frames = [_run_unscoped(dataset, query, {**given, "department": d}) for d in viewer.departments]
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    else:
+        frame = _run_unscoped(dataset, query, given)
+    if viewer.department_scoped and "department_id" in frame.columns:
+        frame = frame[frame["department_id"].isin(viewer.departments)].reset_index(drop=True)
+    if not viewer.sees_individuals and query.privacy == "aggregate":
+        frame = suppress_for_query(dataset, query, frame)
+    return frame
+
+
+def suppress_for_query(dataset: Dataset, query: NamedQuery, frame: pd.DataFrame) -> pd.DataFrame:
+    options = dict(query.privacy_options)
+    split = lambda key: [c.strip() for c in options[key].split(",") if c.strip()] if key in options else None  # noqa: E731
+    within = split("within")
+    if within is None:
+        within = [c for c in ("cycle_id",) if c in frame.columns]
+    return suppress(frame, options["count"], dataset.policy.min_group_size, by=split("by"), within=within)
+
+
+def _run_unscoped(dataset: Dataset, query: NamedQuery, params: Mapping[str, object] | None) -> pd.DataFrame:
+    name = query.name
     missing = [t for t in query.needs if t in dataset.missing]
     if missing:
         raise DatasetError(

@@ -8,6 +8,7 @@
 -- @param as_of date=null  Attainment as of this date (default: the cycle's end).
 -- @param region text=null  Only employees of this region (default: all).
 -- @needs cycles, employees, goals
+-- @privacy aggregate count=employees
 -- @returns department_id, department, employees, employees_with_attainment, attainment, department_goal_attainment
 WITH owners AS (
     SELECT * FROM owner_attainment($cycle, $as_of)

@@ -13,6 +13,7 @@
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
 -- @needs cycles, employees, goals
+-- @privacy aggregate count=employees
 -- @returns period, cycle_id, as_of, employees, employees_with_attainment, attainment, company_goal_attainment, goals, goals_with_attainment, on_track, at_risk, off_track, on_track_share, at_risk_share, off_track_share
 WITH chosen AS (
     SELECT cycle_id, start_date, end_date, least(end_date, coalesce($as_of, end_date)) AS as_of

@@ -5,6 +5,7 @@
 -- @param cycle cycle=latest  The performance cycle.
 -- @param role choice(manager|all_but_self|peer|subordinate|customer)=manager  Which raters' scores.
 -- @needs ratings
+-- @privacy aggregate count=pairs
 -- @returns attainment_band, pairs, mean_attainment, mean_score
 WITH pairs AS (
     SELECT r.rater_id, r.ratee_id, sum(w.weight * r.score) / sum(w.weight) AS score

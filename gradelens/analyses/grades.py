@@ -73,6 +73,7 @@ def attainment_bands_param(policy: Policy) -> str | None:
 -- @param group_by choice(department|region|job_level|manager)=department  What a group is.
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
+-- @privacy aggregate count=employees
 -- @needs grades, employees
 -- @returns group_id, group_name, employees, chi2, p_value, method, df, min_expected, deviates
 """)
@@ -116,6 +117,7 @@ def grade_deviation_test(dataset: Dataset, cycle: str, stage: str, group_by: str
 -- @param group_by choice(department|region|job_level|manager)=department  What a group is.
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
+-- @privacy aggregate count=employees
 -- @needs grades, employees
 -- @returns group_id, group_name, cycle_id, reference_cycle_id, employees, psi, psi_threshold, drifted, reference, reference_employees, psi_band, top_share, top_share_change, drift_threshold, threshold_method
 """)

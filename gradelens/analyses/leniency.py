@@ -109,6 +109,7 @@ def rater_ratee_scores(dataset: Dataset, cycle: str, rater_id: str, role: str) -
     + _ROLE_PARAM
     + _FLAG_PARAMS
     + "-- @param region text=null  Only raters in this region (default: all).\n"
+    "-- @privacy aggregate count=raters\n"
     "-- @needs ratings\n"
     "-- @returns department_id, department, raters, lenient, severe, effect_sd, effect_min, effect_median, effect_max"
 )
