@@ -16,7 +16,7 @@ from pathlib import Path
 
 AUDIT_ENV = "GRADELENS_AUDIT_LOG"
 AUDIT_FILE = "audit.jsonl"
-ACTIONS = ("view", "export", "import", "denied")
+ACTIONS = ("view", "export", "import", "rollback", "denied")
 _LOCK = threading.Lock()
 
 
@@ -47,6 +47,21 @@ def record(path: Path, viewer: str, role: str, action: str, target: str,
     with _LOCK, open(path, "a", encoding="utf-8") as handle:
         handle.write(line)
     return entry
+
+
+def import_details(source: object, dataset: object, result=None, error: str | None = None,
+                   **extra: object) -> dict[str, object]:
+    """What an import entry records: the source file(s), the dataset, rows per table, the
+    snapshot and the outcome (imported, blocked by errors in the files, or failed)."""
+    details: dict[str, object] = {"source": str(source), "dataset": str(dataset), **extra}
+    if error is not None:
+        return {**details, "outcome": "failed", "error": error}
+    details["rows"] = {s.table: s.rows for s in result.tables.values()}
+    details["errors"] = result.report.error_count
+    details["warnings"] = result.report.warning_count
+    details["snapshot"] = result.snapshot_id
+    details["outcome"] = "imported" if result.imported else "blocked"
+    return details
 
 
 def read(path: Path) -> list[dict]:

@@ -311,20 +311,28 @@ def bind_params(dataset: Dataset, query: NamedQuery, given: Mapping[str, object]
     return bound
 
 
-def check_viewer(query: NamedQuery, bound: Mapping[str, object], viewer: Viewer) -> None:
-    """Refuse a query or parameters the viewer's role and scope do not allow."""
+def refusal(query: NamedQuery, viewer: Viewer) -> str | None:
+    """Why the viewer may not run this query at all (None: they may, within their scope)."""
     if viewer.role == "executive" and query.privacy == "individual":
-        raise QueryError(
+        return (
             f"query {query.name} lists individual people, which the executive role may not see; "
             "ask for an aggregate view or for a role that sees individuals (see docs/access-control.md)."
         )
-    if not viewer.department_scoped or query.privacy == "public":
-        return
-    if not any(p.name == "department" for p in query.params):
-        raise QueryError(
+    if viewer.department_scoped and query.privacy != "public" and not any(p.name == "department" for p in query.params):
+        return (
             f"query {query.name} cannot be limited to a department, so a viewer scoped to "
             f"{', '.join(viewer.departments)} may not run it (see docs/access-control.md)."
         )
+    return None
+
+
+def check_viewer(query: NamedQuery, bound: Mapping[str, object], viewer: Viewer) -> None:
+    """Refuse a query or parameters the viewer's role and scope do not allow."""
+    reason = refusal(query, viewer)
+    if reason is not None:
+        raise QueryError(reason)
+    if not viewer.department_scoped or query.privacy == "public":
+        return
     department = bound.get("department")
     if department is not None and department not in viewer.departments:
         raise QueryError(

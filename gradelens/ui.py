@@ -21,6 +21,7 @@ from gradelens.config import DEMO_DIR, available_datasets, configured_data_dir, 
 from gradelens.dataset import Dataset, fingerprint, open_dataset
 from gradelens.errors import GradelensError
 from gradelens.i18n import LANGUAGES, normalise, t
+from gradelens.privacy import COMPLEMENTARY, REASON_COLUMN, SMALL_GROUP
 from gradelens.queries import cycle_ids, run_query
 
 # URL keys for the sidebar filters; a copied URL reopens the same view on any page.
@@ -89,10 +90,30 @@ def query(name: str, **params: object) -> pd.DataFrame | None:
     """Run a named query on the current dataset (cached); on a user-facing error, explain it
     on the page and return None so the rest of the page still renders."""
     try:
-        return run_cached(current_dataset(), name, **params)
+        frame = run_cached(current_dataset(), name, **params)
     except GradelensError as exc:
         st.warning(str(exc), icon=":material/info:")
         return None
+    explain_suppressed(frame)
+    return frame
+
+
+# Columns that name a row's group, tried in order, for the note on hidden cells.
+_GROUP_LABELS = ("group_name", "team", "department", "region", "strategy_theme", "reason", "attainment_band", "grade", "cycle_id")
+
+
+def explain_suppressed(frame: pd.DataFrame) -> None:
+    """Say which groups of a result are hidden from this viewer and why (gradelens.privacy)."""
+    if REASON_COLUMN not in frame.columns or not frame[REASON_COLUMN].notna().any():
+        return
+    label = next((c for c in _GROUP_LABELS if c in frame.columns), None)
+    size = current_dataset().policy.min_group_size
+    for reason in (SMALL_GROUP, COMPLEMENTARY):
+        rows = frame[frame[REASON_COLUMN] == reason]
+        if rows.empty:
+            continue
+        groups = ", ".join(dict.fromkeys(str(v) for v in rows[label].fillna("–"))) if label else t("access.this_figure")
+        st.caption(t(f"access.hidden_{reason}", size=size, groups=groups))
 
 
 def download(frame: pd.DataFrame, file_stem: str, label: str | None = None) -> None:
@@ -181,7 +202,8 @@ def resolve_viewer(dataset_dir: Path) -> Viewer:
         if str(_setting("open_demo", OPEN_DEMO_ENV)).lower() in ("0", "false", "no", "off"):
             st.error(t("access.closed"), icon=":material/lock:")
             st.stop()
-        st.warning(t("access.open_demo_banner"), icon=":material/lock_open:")
+        # A badge line, not st.warning: it is the app's mode, not a problem with the page's data.
+        st.markdown(f":orange-badge[:material/lock_open: {t('access.open_demo_badge')}] {t('access.open_demo_banner')}")
         return DEMO_VIEWER
     access_file = find_access_file(dataset_dir)
     if access_file is None:

@@ -303,9 +303,10 @@ def worksheet_html(worksheet: pd.DataFrame, title: str, subtitle: str) -> str:
         for grade in grades:
             row = rows.loc[grade]
             text = _cell_text(row.actual, row.guideline, row.gap)
-            css = ' class="outside"' if bool(row.outside_guideline) else ""
+            # a hidden cell (gradelens.privacy: NA) is not shaded
+            css = ' class="outside"' if pd.notna(row.outside_guideline) and bool(row.outside_guideline) else ""
             cells.append(f"<td{css}>{html.escape(text)}</td>")
-        employees = int(rows["employees"].iloc[0])
+        employees = str(int(rows["employees"].iloc[0])) if pd.notna(rows["employees"].iloc[0]) else "–"
         body.append(f"<tr><th scope=\"row\">{html.escape(str(group_name))}</th><td>{employees}</td>{''.join(cells)}</tr>")
     notes = "".join(f"<li>{html.escape(line)}</li>" for line in
                     [t("grades.print_cell"), *_rule_text(worksheet), t("grades.print_outside")])
