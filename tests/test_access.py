@@ -11,7 +11,7 @@ from gradelens.access import ROLES, Viewer, find_access_file, load_access, parse
 from gradelens.dataset import open_dataset
 from gradelens.errors import GradelensError, QueryError
 from gradelens.queries import all_queries, run_query
-from tests.access_fixture import RD_VALUES, REQUIRED_EXAMPLES, VIEWERS, write_access_company
+from tests.access_fixture import RD_VALUES, REQUIRED_EXAMPLES, SALES_VALUES, VIEWERS, write_access_company
 
 QUERIES = sorted(all_queries())
 
@@ -92,17 +92,88 @@ def test_a_performance_manager_sees_every_department_and_individual(company, nam
                                   run_query(company, name, required(name)))
 
 
+HRBPS = [("hrbp_sales", "D1", RD_VALUES), ("hrbp_rnd", "D2", SALES_VALUES)]
+
+
+@pytest.mark.parametrize("hrbp, department, forbidden", HRBPS, ids=["sales", "rnd"])
 @pytest.mark.parametrize("name", QUERIES)
-def test_a_sales_hrbp_never_sees_anything_of_rnd_through_any_query(company, name):
-    query = all_queries()[name]
-    try:
-        frame = run_query(company, name, required(name), viewer=VIEWERS["hrbp_sales"])
-    except QueryError:
-        assert query.privacy != "public" and "department" not in {p.name for p in query.params}
-        return
-    assert not cells(frame) & RD_VALUES, (name, cells(frame) & RD_VALUES)
+@pytest.mark.parametrize("rater_id", ["E1", "E4"])
+def test_an_hrbp_never_sees_anything_of_another_department_through_any_query(company, name, hrbp, department, forbidden, rater_id):
+    # rater_id E1 (Sales) and E4 (R&D) both rated across departments in the access fixture
+    params = {**required(name), **({"rater_id": rater_id} if "rater_id" in required(name) else {})}
+    if "role" in {p.name for p in all_queries()[name].params}:
+        params["role"] = "all_but_self"  # includes E4's peer rating of Sales's E2
+    frame = run_query(company, name, params, viewer=VIEWERS[hrbp])  # nothing is refused any more
+    assert not cells(frame) & forbidden, (name, cells(frame) & forbidden)
     if "department_id" in frame.columns:
-        assert set(frame["department_id"].dropna()) <= {"D1"}
+        assert set(frame["department_id"].dropna()) <= {department}
+
+
+def test_every_query_that_is_not_public_can_be_limited_to_a_department():
+    # so no useful query is refused to an hrbp; a new query without `$department` fails here
+    unscoped = [q.name for q in all_queries().values() if q.privacy != "public" and "department" not in {p.name for p in q.params}]
+    assert unscoped == []
+
+
+# Rows across departments (see tests/access_fixture.py), per role: what each sees.
+def keys(frame, columns):
+    return sorted(tuple(row) for row in frame[columns].itertuples(index=False))
+
+
+CROSS = [
+    # query, params, columns, {role: expected rows}; a role missing from the dict is refused
+    ("rater_pair_scores", {"cycle": "2025H2"}, ["rater_id", "ratee_id"], {
+        "admin": [("E1", "E2"), ("E1", "E3"), ("E1", "E4"), ("E4", "E5")],
+        "performance_manager": [("E1", "E2"), ("E1", "E3"), ("E1", "E4"), ("E4", "E5")],
+        "hrbp_sales": [("E1", "E2"), ("E1", "E3")],
+        "hrbp_rnd": [("E4", "E5")]}),
+    ("rater_pair_scores", {"cycle": "2025H2", "role": "all_but_self"}, ["rater_id", "ratee_id"], {
+        "admin": [("E1", "E2"), ("E1", "E3"), ("E1", "E4"), ("E4", "E2"), ("E4", "E5")],
+        "hrbp_sales": [("E1", "E2"), ("E1", "E3")],
+        "hrbp_rnd": [("E4", "E5")]}),
+    ("rater_ratee_scores", {"cycle": "2025H2", "rater_id": "E1"}, ["ratee_id"], {
+        "admin": [("E2",), ("E3",), ("E4",)], "hrbp_sales": [("E2",), ("E3",)], "hrbp_rnd": []}),
+    ("rater_ratee_scores", {"cycle": "2025H2", "rater_id": "E4", "role": "all_but_self"}, ["ratee_id"], {
+        "admin": [("E2",), ("E5",)], "hrbp_sales": [], "hrbp_rnd": [("E5",)]}),
+    # E1 manages E2 (proposed A), E3 (C) and E4 (S); only E2 and E3 are Sales
+    ("rater_grade_mix", {"cycle": "2025H2", "rater_id": "E1"}, ["grade", "proposed"], {
+        "admin": [("A", 1), ("B", 0), ("C", 1), ("D", 0), ("S", 1)],
+        "hrbp_sales": [("A", 1), ("B", 0), ("C", 1), ("D", 0), ("S", 0)],
+        "hrbp_rnd": [("A", 0), ("B", 0), ("C", 0), ("D", 0), ("S", 0)]}),
+    ("rater_directory", {"cycle": "2025H2"}, ["person_id"], {
+        "admin": [("E1",), ("E2",), ("E3",), ("E4",), ("E5",)],
+        "hrbp_sales": [("E1",), ("E2",), ("E3",)], "hrbp_rnd": [("E4",), ("E5",)]}),
+    # E1 proposed E2, E3 (Sales) and E4 (R&D), appealed by E3 (AP1), E2 (AP2) and E4 (AP3); E4 proposed E5
+    ("appeals_by_rater", {"cycle": "2025H2"}, ["rater_id", "graded", "appeals"], {
+        "admin": [("E1", 3, 3), ("E4", 1, 0)], "performance_manager": [("E1", 3, 3), ("E4", 1, 0)],
+        "hrbp_sales": [("E1", 2, 2)], "hrbp_rnd": [("E4", 1, 0)]}),
+    ("open_appeals", {}, ["employee_id"], {
+        "admin": [("E2",), ("E4",)], "hrbp_sales": [("E2",)], "hrbp_rnd": [("E4",)]}),
+    ("rater_leniency", {"cycle": "2025H2", "min_ratees": 1}, ["rater_id"], {
+        "admin": [("E1",), ("E4",)], "hrbp_sales": [("E1",)], "hrbp_rnd": [("E4",)]}),
+    ("rater_leniency_history", {"rater_id": "E4"}, ["cycle_id"], {
+        "admin": [("2025H2",)], "hrbp_sales": [], "hrbp_rnd": [("2025H2",)]}),
+    # the fit covers every pair; the counts only the viewer's
+    ("rater_leniency_model", {"cycle": "2025H2"}, ["pairs", "raters", "ratees"], {
+        "admin": [(4, 2, 4)], "hrbp_sales": [(2, 1, 2)], "hrbp_rnd": [(1, 1, 1)]}),
+    # ratees' attainment: E3 0.45, E4 1.00, E2 1.15; E5 has none
+    ("rater_score_curve", {"cycle": "2025H2"}, ["attainment_band", "pairs"], {
+        "admin": [(0.4, 1), (1.0, 1), (1.1, 1)], "hrbp_sales": [(0.4, 1), (1.1, 1)], "hrbp_rnd": [],
+        "executive": [(None, None)] * 3}),  # three bands of one pair each: all hidden, bands too
+]
+
+
+@pytest.mark.parametrize("role", ["admin", "performance_manager", "hrbp_sales", "hrbp_rnd", "executive"])
+@pytest.mark.parametrize("name, params, columns, expected", CROSS, ids=[f"{c[0]}-{i}" for i, c in enumerate(CROSS)])
+def test_rows_across_departments_show_only_to_those_who_may_see_every_person_named(company, name, params, columns, expected, role):
+    if role not in expected and role in ("executive",):
+        with pytest.raises(QueryError, match="executive role may not see"):
+            run_query(company, name, params, viewer=VIEWERS[role])
+        return
+    frame = run_query(company, name, params, viewer=VIEWERS[role])
+    want = expected.get(role, expected["admin"])  # a performance manager sees what an admin sees
+    got = [tuple(None if isinstance(v, float) and math.isnan(v) else v for v in row) for row in keys(frame, columns)]
+    assert got == sorted(want, key=lambda r: tuple((v is None, v) for v in r)) or got == want
 
 
 @pytest.mark.parametrize("name", [n for n in QUERIES if "department" in {p.name for p in all_queries()[n].params}])
@@ -215,3 +286,38 @@ def test_the_example_access_file_loads():
     access = load_access(Path(__file__).resolve().parent.parent / "examples" / "access.toml")
     assert access.viewer("hrbp.sales@example.com") == Viewer("hrbp.sales@example.com", "hrbp", ("D-SAL",))
     assert access.viewer("nobody@example.com") is None
+
+
+def with_param(_unused, param):
+    return [n for n in QUERIES if param in {p.name for p in all_queries()[n].params}]
+
+
+INJECTIONS = ["D1' OR '1'='1", "' UNION SELECT * FROM employees --", "Ｄ１", "x" * 10_000]
+
+
+@pytest.mark.parametrize("role, param", [("admin", "department"), ("executive", "department"), ("admin", "region")])
+def test_injections_through_every_query_are_plain_text_that_matches_nothing(company, role, param):
+    # bound, never formatted: each crafted value gives exactly what an unknown value gives
+    # (or the same error), and never more rows
+    for name in with_param(None, param):
+        params = {**required(name), "min_ratees": 1} if "min_ratees" in {p.name for p in all_queries()[name].params} else required(name)
+        try:
+            nothing = run_query(company, name, {**params, param: "no-such-value"}, viewer=VIEWERS[role])
+        except QueryError:
+            continue  # refused for this role whatever the value
+        everything = run_query(company, name, params, viewer=VIEWERS[role])
+        for value in INJECTIONS:
+            try:
+                frame = run_query(company, name, {**params, param: value}, viewer=VIEWERS[role])
+            except QueryError as exc:  # an error is fine: too long a value is refused
+                assert "characters long" in str(exc), (name, str(exc))
+                continue
+            pd.testing.assert_frame_equal(frame, nothing, obj=f"{name} {param}={value[:20]!r}")
+            assert len(frame) <= max(len(everything), len(nothing)), name
+
+
+@pytest.mark.parametrize("name", with_param(None, "department"))
+def test_every_scoped_query_refuses_an_hrbp_any_department_but_theirs(company, name):
+    for value in ["D2", "d1", " D1", "D1' OR '1'='1", "Ｄ１", "D1\x00", "x" * 10_000]:
+        with pytest.raises(QueryError, match="outside your scope|characters long"):
+            run_query(company, name, {**required(name), "department": value}, viewer=VIEWERS["hrbp_sales"])
