@@ -142,3 +142,55 @@ def test_page_views_and_exports_are_in_the_audit_log(company):
 def test_the_rnd_check_can_fail_because_a_performance_manager_does_see_rnd(company):
     shown = "\n".join(texts(signed_in(page.path, "pm@tiny.co")) for page in PAGES)
     assert "R&D" in shown and "Liu Yang" in shown
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.title for p in PAGES])
+def test_no_page_shows_an_rnd_hrbp_anything_of_sales(company, page):
+    at = signed_in(page.path, "rd-hr@tiny.co", department="D1")
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert not [v for v in ("Wang Wei", "Li Na", "Zhang Min", "Sales East", "Sales North") if v in shown], page.path
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.title for p in PAGES])
+def test_every_page_renders_for_an_executive_looking_at_a_small_department(company, page):
+    at = signed_in(page.path, "exec@tiny.co", department="D2")  # R&D: two people, under min_group_size 3
+    assert not at.exception, (page.path, at.exception)
+
+
+def test_a_hidden_figure_says_why_on_the_page(company):
+    at = signed_in("pages/overview.py", "exec@tiny.co", department="D2")
+    assert {m.label: m.value for m in at.metric}["Employees"] == "–"
+    assert any("Hidden to protect small groups (fewer than 3 people)" in c.value for c in at.caption)
+
+
+def test_a_hidden_group_is_named_with_the_reason_and_its_complement_too(company):
+    at = signed_in("pages/attainment.py", "exec@tiny.co")
+    captions = [c.value for c in at.caption]
+    assert any("fewer than 3 people): R&D" in c for c in captions), captions
+    assert any("worked out by subtraction from a total: Sales" in c for c in captions), captions
+
+
+def test_only_an_admin_may_use_the_data_page_and_a_refusal_is_logged(company):
+    at = signed_in("pages/data.py", "pm@tiny.co")
+    assert not at.exception
+    assert any("for administrators" in i.value for i in at.info)
+    assert not at.file_uploader and [b.label for b in at.button] == ["Sign out"]
+    assert audit.read(company / "audit.jsonl")[-1]["action"] == "denied"
+
+
+def test_an_import_through_the_data_page_is_in_the_audit_log(company, monkeypatch, tmp_path):
+    from gradelens.importing import web
+    from tests.import_fixture import export_folder
+
+    monkeypatch.setattr(web, "UPLOAD_ROOT", tmp_path / "uploads")
+    at = signed_in("pages/data.py", "admin@tiny.co")
+    folder = export_folder(tmp_path / "export", only=("grades",))
+    at.file_uploader[0].set_value([(p.name, p.read_bytes(), "text/csv") for p in sorted(folder.iterdir())])
+    at.run()
+    at.button(key="data_import").click().run()
+    assert not at.exception, at.exception
+    entry = [e for e in audit.read(company / "audit.jsonl") if e["action"] == "import"][-1]
+    assert (entry["viewer"], entry["role"], entry["target"]) == ("admin@tiny.co", "admin", "grades.csv")
+    assert entry["details"]["outcome"] == "imported" and entry["details"]["rows"] == {"grades": 8}
+    assert entry["details"]["snapshot"].startswith("0001-") and entry["details"]["dataset"].endswith("tiny")
