@@ -166,6 +166,8 @@ def cmd_queries(args: argparse.Namespace) -> int:
         print(t("access.cli_queries_viewer", viewer=viewer.id, role=viewer.role, scope=scope))
         for name, reason in refused:
             print(f"    {name}: {reason}")
+        if not refused:
+            print("    (none)")
     return 0
 
 

@@ -83,7 +83,7 @@ def test_queries_says_what_a_viewer_may_not_run(capsys, company):
     assert "grade_mix: " in listed and "\nopen_appeals: " not in listed
     assert "    open_appeals: query open_appeals lists individual people" in refused
     code, out, _ = run(capsys, "queries", "--data", company, "--viewer", "sales-hr@tiny.co")
-    assert out.rstrip().endswith("Not available to sales-hr@tiny.co (hrbp; D1):")  # every query, within D1
+    assert out.rstrip().endswith("Not available to sales-hr@tiny.co (hrbp; D1):\n    (none)")  # every query, within D1
 
 
 def test_only_an_admin_may_import_and_a_refusal_changes_nothing_and_is_logged(capsys, company, tmp_path):
