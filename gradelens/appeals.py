@@ -146,7 +146,11 @@ def with_leniency(by_rater: pd.DataFrame, leniency: pd.DataFrame | None) -> pd.D
 
 
 def grade_change(summary: pd.Series) -> dict[str, object]:
-    """Of a cycle's appeals (an appeal_trends row): how many changed the grade, and which way."""
+    """Of a cycle's appeals (an appeal_trends row): how many changed the grade, and which way.
+
+    Counts hidden from the viewer (a small group, gradelens.privacy) give no share and '–'."""
+    if summary[["appeals", "grade_raised", "grade_lowered"]].isna().any():
+        return dict(changed=None, share=None, raised="–", lowered="–")
     appeals = int(summary["appeals"])
     changed = int(summary["grade_raised"]) + int(summary["grade_lowered"])
     return dict(changed=changed, share=changed / appeals if appeals else None,

@@ -8,6 +8,7 @@ Every error a user can cause prints one line on stderr and exits 2; no traceback
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -15,9 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from gradelens import audit
+from gradelens.access import ADMIN, Viewer, find_access_file, load_access
 from gradelens.config import DEMO_DIR, configured_data_dir, ensure_demo_dataset
 from gradelens.dataset import open_dataset
-from gradelens.errors import GradelensError
+from gradelens.errors import GradelensError, QueryError
 from gradelens.i18n import LANGUAGES, localise_groups, set_language, t
 
 EXIT_USAGE = 2
@@ -38,12 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", choices=LANGUAGES, default=None, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def command(name: str, **kwargs) -> argparse.ArgumentParser:  # every command takes --lang
-        return sub.add_parser(name, parents=[language], **kwargs)
+    def command(name: str, parents: list[argparse.ArgumentParser] = (), **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[language, *parents], **kwargs)  # every command takes --lang
 
-    command("queries", help="list every named query with its parameters")
+    # Who is asking: without --viewer the CLI runs as an admin (docs/access-control.md).
+    viewer = argparse.ArgumentParser(add_help=False)
+    viewer.add_argument("--viewer", metavar="EMAIL", help="run as this viewer of the access file (default: as an admin)")
+    viewer.add_argument("--access", metavar="FILE", help="access file for --viewer (default: $GRADELENS_ACCESS, else access.toml next to the dataset)")
 
-    query = command("query", help="run a named query and print the result")
+    listing = command("queries", parents=[viewer], help="list every named query with its parameters")
+    listing.add_argument("--data", help="dataset folder whose access.toml names the viewer (default: $GRADELENS_DATA or data/demo)")
+
+    query = command("query", parents=[viewer], help="run a named query and print the result")
     query.add_argument("name")
     query.add_argument("--data", help="dataset folder (default: $GRADELENS_DATA or data/demo)")
     query.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a query parameter; repeat for more")
@@ -53,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("data", help="dataset folder")
     validate.add_argument("--limit", type=int, default=50, help="at most this many rows per rule (0: all)")
 
-    imports = command("import", help="import HRIS exports (CSV, XLSX, Parquet) into a dataset as a new snapshot")
+    imports = command("import", parents=[viewer], help="import HRIS exports (CSV, XLSX, Parquet) into a dataset as a new snapshot")
     imports.add_argument("source", help="an export file, or a folder of files (one per table)")
     imports.add_argument("--into", required=True, metavar="DATASET", help="dataset folder (created if new)")
     imports.add_argument("--mapping", help="mapping TOML (default: files and headers named as in the data contract; see examples/mappings/)")
@@ -65,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot_list = command("snapshots", help="list a dataset's snapshots (imports and rollbacks)")
     snapshot_list.add_argument("data", help="dataset folder")
 
-    rollback = command("rollback", help="restore a dataset to what it held right after a snapshot")
+    rollback = command("rollback", parents=[viewer], help="restore a dataset to what it held right after a snapshot")
     rollback.add_argument("data", help="dataset folder")
     rollback.add_argument("snapshot", help="a snapshot id, or its number, from `gradelens snapshots`")
 
@@ -111,14 +120,57 @@ def _print_frame(frame: pd.DataFrame, fmt: str) -> None:
             print(frame.to_string(index=False))
 
 
-def cmd_queries() -> int:
-    from gradelens.queries import all_queries
+def _viewer(args: argparse.Namespace, dataset_dir: Path | None) -> Viewer | None:
+    """The access file's viewer for --viewer; None (an admin) without it."""
+    if not args.viewer:
+        return None
+    path = Path(args.access) if args.access else find_access_file(dataset_dir)
+    if path is None:
+        raise QueryError("access.cli_no_access_file", viewer=args.viewer, dataset=dataset_dir or ".")
+    viewer = load_access(path).viewer(args.viewer)
+    if viewer is None:
+        raise QueryError("access.cli_not_listed", viewer=args.viewer, path=path)
+    return viewer
 
+
+def _viewer_for_import(args: argparse.Namespace, dataset_dir: Path) -> Viewer:
+    """The viewer doing an import or rollback (an admin without --viewer); only admins may."""
+    viewer = _viewer(args, dataset_dir)
+    if viewer is not None and not viewer.may_import:
+        audit.record(audit.audit_path(dataset_dir), viewer.id, viewer.role, "denied", args.command,
+                     {"dataset": str(dataset_dir), "os_user": _os_user()})
+        raise QueryError("access.import_admin_only", viewer=viewer.id, role=viewer.role)
+    return viewer or ADMIN
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers)
+        return ""
+
+
+def cmd_queries(args: argparse.Namespace) -> int:
+    from gradelens.queries import all_queries, refusal
+
+    viewer = _viewer(args, Path(args.data) if args.data else configured_data_dir()) if args.viewer else None
+    refused: list[tuple[str, str]] = []
     for query in all_queries().values():
+        reason = refusal(query, viewer) if viewer is not None else None
+        if reason is not None:
+            refused.append((query.name, reason))
+            continue
         print(f"{query.name}: {query.summary}")
         for param in query.params:
             default = "required" if param.required else f"default {param.default}"
             print(f"    --param {param.name}=<{param.type}>  ({default}) {param.description}")
+    if viewer is not None:
+        scope = ", ".join(viewer.departments) if viewer.departments else t("access.cli_all_departments")
+        print(t("access.cli_queries_viewer", viewer=viewer.id, role=viewer.role, scope=scope))
+        for name, reason in refused:
+            print(f"    {name}: {reason.render()}")
+        if not refused:
+            print(f"    {t('access.cli_none_refused')}")
     return 0
 
 
@@ -127,8 +179,10 @@ def cmd_query(args: argparse.Namespace) -> int:
 
     get_query(args.name)  # an unknown name fails before any dataset work
     params = _parse_params(args.param)
-    dataset = open_dataset(_data_dir(args.data))
-    _print_frame(localise_groups(run_query(dataset, args.name, params)), args.format)
+    data_dir = _data_dir(args.data)
+    viewer = _viewer(args, data_dir)
+    dataset = open_dataset(data_dir)
+    _print_frame(localise_groups(run_query(dataset, args.name, params, viewer=viewer)), args.format)
     return 0
 
 
@@ -170,6 +224,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from gradelens.importing.mapping import load_mapping
     from gradelens.importing.pipeline import run_import
 
+    viewer = _viewer_for_import(args, Path(args.into))
     mapping = load_mapping(args.mapping) if args.mapping else None
     if args.max_file_mb is not None and args.max_file_mb <= 0:
         raise GradelensError("errors.cli_max_file_mb")
@@ -181,9 +236,19 @@ def cmd_import(args: argparse.Namespace) -> int:
             shown.update(step=step, message=message)
             print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
 
-    result = run_import(Path(args.source), Path(args.into), mapping, args.cycle, dry_run=args.dry_run,
-                        max_file_bytes=None if args.max_file_mb is None else int(args.max_file_mb * (1 << 20)),
-                        progress=progress)
+    log = audit.audit_path(Path(args.into))
+    try:
+        result = run_import(Path(args.source), Path(args.into), mapping, args.cycle, dry_run=args.dry_run,
+                            max_file_bytes=None if args.max_file_mb is None else int(args.max_file_mb * (1 << 20)),
+                            progress=progress)
+    except GradelensError as exc:
+        if not args.dry_run:
+            audit.record(log, viewer.id, viewer.role, "import", str(args.source),
+                         audit.import_details(args.source, args.into, error=str(exc), os_user=_os_user()))
+        raise
+    if not args.dry_run:  # a dry run changes nothing and is not logged
+        audit.record(log, viewer.id, viewer.role, "import", str(args.source),
+                     audit.import_details(args.source, result.dataset, result, os_user=_os_user()))
     for issue in result.report.listed():
         print(issue.line())
     if args.report:
@@ -229,7 +294,17 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from gradelens.importing.snapshots import rollback
 
-    record = rollback(Path(args.data), args.snapshot)
+    viewer = _viewer_for_import(args, Path(args.data))
+    log = audit.audit_path(Path(args.data))
+    try:
+        record = rollback(Path(args.data), args.snapshot)
+    except GradelensError as exc:
+        audit.record(log, viewer.id, viewer.role, "rollback", str(args.data),
+                     {"snapshot": args.snapshot, "outcome": "failed", "error": str(exc), "os_user": _os_user()})
+        raise
+    audit.record(log, viewer.id, viewer.role, "rollback", str(args.data),
+                 {"snapshot": args.snapshot, "restored": record["restored"], "recorded_as": record["id"],
+                  "outcome": "rolled_back", "os_user": _os_user()})
     print(t("cli.rolled_back", path=Path(args.data).resolve(), restored=record["restored"], snapshot=record["id"]))
     if not record["dataset_rows"]:
         print(t("cli.rolled_back_empty"))
@@ -244,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     set_language(args.lang or os.environ.get("GRADELENS_LANG", "en"))
     try:
         if args.command == "queries":
-            return cmd_queries()
+            return cmd_queries(args)
         if args.command == "query":
             return cmd_query(args)
         if args.command == "validate":

@@ -151,6 +151,6 @@ def format_date(value: dt.date | None, language: str | None = None) -> str:
 
 def format_count(value: int | float | None) -> str:
     """Whole numbers with thousands separators (the same in both languages)."""
-    if value is None:
+    if value is None or str(value) in ("nan", "<NA>"):  # a count hidden from the viewer (gradelens.privacy)
         return "–"
     return f"{int(value):,}"

@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -36,6 +37,10 @@ from gradelens.contract import TABLES
 from gradelens.dataset import Dataset
 from gradelens.errors import DatasetError, QueryError
 from gradelens.i18n import Message
+from gradelens.privacy import suppress
+
+if TYPE_CHECKING:
+    from gradelens.access import Viewer
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
 
@@ -132,6 +137,9 @@ class NamedQuery:
     returns: tuple[str, ...]
     sql: str | None = None
     function: Callable[..., pd.DataFrame] | None = field(default=None, compare=False)
+    # `-- @privacy CLASS [count=COL by=COLS within=COLS]`; no tag = individual (the safe default).
+    privacy: str = "individual"
+    privacy_options: tuple[tuple[str, str], ...] = ()
 
     @property
     def summary(self) -> str:
@@ -163,6 +171,8 @@ def parse_header(text: str, where: str) -> tuple[str, tuple[Param, ...], tuple[s
             needs = tuple(t.strip() for t in body[len("@needs ") :].split(",") if t.strip())
         elif body.startswith("@returns "):
             returns = tuple(c.strip() for c in body[len("@returns ") :].split(",") if c.strip())
+        elif body.startswith("@privacy"):
+            continue  # read by parse_privacy
         elif body.startswith("@"):
             raise QueryError("errors.header_unknown_tag", where=where, tag=body.split()[0])
         elif body:
@@ -173,6 +183,21 @@ def parse_header(text: str, where: str) -> tuple[str, tuple[Param, ...], tuple[s
     if not description:
         raise QueryError("errors.header_no_question", where=where)
     return "\n".join(description), tuple(params), needs, returns
+
+
+def parse_privacy(text: str, where: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The header's `@privacy` class and options; `individual` when the tag is absent."""
+    from gradelens.access import privacy_tag
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("--"):
+            break
+        body = stripped[2:].strip()
+        if body == "@privacy" or body.startswith("@privacy "):
+            privacy, options = privacy_tag(body[len("@privacy") :].strip(), where)
+            return privacy, tuple(options.items())
+    return "individual", ()
 
 
 def sql_parameter_names(sql: str) -> set[str]:
@@ -207,7 +232,8 @@ def load_sql_query(path: Path) -> NamedQuery:
     if used != declared:
         raise QueryError("errors.sql_params_differ", where=where, used=", ".join(sorted(used)) or "-",
                          declared=", ".join(sorted(declared)) or "-")
-    return NamedQuery(path.stem, description, params, needs, returns, sql=text)
+    privacy, options = parse_privacy(text, where)
+    return NamedQuery(path.stem, description, params, needs, returns, sql=text, privacy=privacy, privacy_options=options)
 
 
 _PYTHON_QUERIES: dict[str, NamedQuery] = {}
@@ -223,8 +249,10 @@ def python_query(header: str) -> Callable[[Callable[..., pd.DataFrame]], Callabl
     def register(function: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
         where = f"{function.__module__}.{function.__name__}"
         description, params, needs, returns = parse_header(header, where)
+        privacy, options = parse_privacy(header, where)
         _PYTHON_QUERIES[function.__name__] = NamedQuery(
-            function.__name__, description, params, needs, returns, function=function
+            function.__name__, description, params, needs, returns, function=function,
+            privacy=privacy, privacy_options=options,
         )
         return function
 
@@ -254,8 +282,11 @@ def get_query(name: str) -> NamedQuery:
     return queries[name]
 
 
-def bind_params(dataset: Dataset, query: NamedQuery, given: Mapping[str, object]) -> dict[str, object]:
-    """Check and convert parameters: unknown names, missing required ones and bad values fail."""
+def bind_params(dataset: Dataset, query: NamedQuery, given: Mapping[str, object], viewer: Viewer | None = None) -> dict[str, object]:
+    """Check and convert parameters: unknown names, missing required ones and bad values fail.
+
+    With a department-scoped `viewer`, a `department` outside their scope fails too, and an
+    empty one becomes their single department (see `scoped_runs` for several)."""
     declared = {p.name for p in query.params}
     unknown = sorted(set(given) - declared)
     if unknown:
@@ -274,7 +305,33 @@ def bind_params(dataset: Dataset, query: NamedQuery, given: Mapping[str, object]
         if param.type == "cycle" and value is not None:
             value = resolve_cycle(dataset, value, where)
         bound[param.name] = value
+    if viewer is not None:
+        check_viewer(query, bound, viewer)
+        if viewer.department_scoped and query.privacy != "public" and bound.get("department") is None and len(viewer.departments) == 1:
+            bound["department"] = viewer.departments[0]
     return bound
+
+
+def refusal(query: NamedQuery, viewer: Viewer) -> Message | None:
+    """Why the viewer may not run this query at all (None: they may, within their scope)."""
+    if viewer.role == "executive" and query.privacy == "individual":
+        return Message("access.refused_individual", {"query": query.name})
+    if viewer.department_scoped and query.privacy != "public" and not any(p.name == "department" for p in query.params):
+        return Message("access.refused_unscoped", {"query": query.name, "departments": ", ".join(viewer.departments)})
+    return None
+
+
+def check_viewer(query: NamedQuery, bound: Mapping[str, object], viewer: Viewer) -> None:
+    """Refuse a query or parameters the viewer's role and scope do not allow."""
+    reason = refusal(query, viewer)
+    if reason is not None:
+        raise QueryError("access.refused", reason=reason)
+    if not viewer.department_scoped or query.privacy == "public":
+        return
+    department = bound.get("department")
+    if department is not None and department not in viewer.departments:
+        raise QueryError("access.refused_out_of_scope", query=query.name, department=repr(str(department)[:40]),
+                         departments=", ".join(viewer.departments))
 
 
 def cycle_ids(dataset: Dataset) -> list[str]:
@@ -304,9 +361,42 @@ def resolve_cycle(dataset: Dataset, value: object, where: str | Message) -> str:
     return str(value)
 
 
-def run_query(dataset: Dataset, name: str, params: Mapping[str, object] | None = None) -> pd.DataFrame:
-    """Run a named query on a dataset with checked, bound parameters."""
+def run_query(dataset: Dataset, name: str, params: Mapping[str, object] | None = None, viewer: Viewer | None = None) -> pd.DataFrame:
+    """Run a named query on a dataset with checked, bound parameters.
+
+    Without a viewer (the CLI, tests, other queries) it runs with full access. With one, the
+    viewer's role and department scope are enforced here: department-scoped viewers get
+    their departments forced into the `department` parameter (and rows of other departments
+    dropped); executives only run aggregate queries, whose small groups are suppressed.
+    """
     query = get_query(name)
+    if viewer is None or viewer.role == "admin":
+        return _run_unscoped(dataset, query, params)
+    bind_params(dataset, query, params or {}, viewer)  # refuses what the viewer may not run
+    given = dict(params or {})
+    if viewer.department_scoped and query.privacy != "public" and given.get("department") in ("", None):
+        frames = [_run_unscoped(dataset, query, {**given, "department": d}) for d in viewer.departments]
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    else:
+        frame = _run_unscoped(dataset, query, given)
+    if viewer.department_scoped and "department_id" in frame.columns:
+        frame = frame[frame["department_id"].isin(viewer.departments)].reset_index(drop=True)
+    if not viewer.sees_individuals and query.privacy == "aggregate":
+        frame = suppress_for_query(dataset, query, frame)
+    return frame
+
+
+def suppress_for_query(dataset: Dataset, query: NamedQuery, frame: pd.DataFrame) -> pd.DataFrame:
+    options = dict(query.privacy_options)
+    split = lambda key: [c.strip() for c in options[key].split(",") if c.strip()] if key in options else None  # noqa: E731
+    within = split("within")
+    if within is None:
+        within = [c for c in ("cycle_id",) if c in frame.columns]
+    return suppress(frame, options["count"], dataset.policy.min_group_size, by=split("by"), within=within)
+
+
+def _run_unscoped(dataset: Dataset, query: NamedQuery, params: Mapping[str, object] | None) -> pd.DataFrame:
+    name = query.name
     missing = [t for t in query.needs if t in dataset.missing]
     if missing:
         raise DatasetError("errors.query_needs_tables", query=name, tables=", ".join(missing), path=dataset.path)

@@ -7,16 +7,21 @@ never touch DuckDB or the dataset folder themselves.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from gradelens import audit
+from gradelens.access import ADMIN, Viewer, find_access_file, load_access
 from gradelens.config import DEMO_DIR, available_datasets, configured_data_dir, ensure_demo_dataset
 from gradelens.dataset import Dataset, fingerprint, open_dataset
 from gradelens.errors import GradelensError
 from gradelens.i18n import LANGUAGES, localise_groups, normalise, t
+from gradelens.privacy import COMPLEMENTARY, REASON_COLUMN, SMALL_GROUP
 from gradelens.queries import cycle_ids, run_query
 
 # URL keys for the sidebar filters; a copied URL reopens the same view on any page.
@@ -49,8 +54,12 @@ def _open(path: str, data_fingerprint: str) -> Dataset:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def _run(path: str, data_fingerprint: str, name: str, params: tuple[tuple[str, object], ...]) -> pd.DataFrame:
-    return run_query(_open(path, data_fingerprint), name, dict(params))
+def _run(path: str, data_fingerprint: str, name: str, params: tuple[tuple[str, object], ...],
+         viewer: tuple[str, str, tuple[str, ...] | None] | None = None) -> pd.DataFrame:
+    # The viewer (identity, role, departments) is part of the cache key: one viewer's result
+    # is never served to another.
+    who = Viewer(*viewer) if viewer is not None else None
+    return run_query(_open(path, data_fingerprint), name, dict(params), viewer=who)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -70,8 +79,11 @@ def current_dataset() -> Dataset:
 
 
 def run_cached(dataset: Dataset, name: str, **params: object) -> pd.DataFrame:
-    """A named query's result, cached by dataset fingerprint, query and parameters."""
-    return _run(str(dataset.path), dataset.fingerprint, name, tuple(sorted(params.items())))
+    """A named query's result for the session's viewer, cached by dataset fingerprint, query,
+    parameters and viewer."""
+    viewer = current_viewer()
+    key = None if viewer is None or viewer.role == "admin" else viewer.cache_key()
+    return _run(str(dataset.path), dataset.fingerprint, name, tuple(sorted(params.items())), key)
 
 
 def query(name: str, **params: object) -> pd.DataFrame | None:
@@ -79,14 +91,37 @@ def query(name: str, **params: object) -> pd.DataFrame | None:
     on the page and return None so the rest of the page still renders. Group labels such as
     '(no department)' come back in the page language (ids and codes as they are)."""
     try:
-        return localise_groups(run_cached(current_dataset(), name, **params))
+        frame = localise_groups(run_cached(current_dataset(), name, **params))
     except GradelensError as exc:
         st.warning(exc.message(), icon=":material/info:")
         return None
+    explain_suppressed(frame)
+    return frame
+
+
+# Columns that name a row's group, tried in order, for the note on hidden cells.
+_GROUP_LABELS = ("group_name", "team", "department", "region", "strategy_theme", "reason", "attainment_band", "grade", "cycle_id")
+
+
+def explain_suppressed(frame: pd.DataFrame) -> None:
+    """Say which groups of a result are hidden from this viewer and why (gradelens.privacy)."""
+    if REASON_COLUMN not in frame.columns or not frame[REASON_COLUMN].notna().any():
+        return
+    label = next((c for c in _GROUP_LABELS if c in frame.columns), None)
+    size = current_dataset().policy.min_group_size
+    for reason in (SMALL_GROUP, COMPLEMENTARY):
+        rows = frame[frame[REASON_COLUMN] == reason]
+        if rows.empty:
+            continue
+        groups = ", ".join(dict.fromkeys(str(v) for v in rows[label].fillna("–"))) if label else t("access.this_figure")
+        st.caption(t(f"access.hidden_{reason}", size=size, groups=groups))
 
 
 def download(frame: pd.DataFrame, file_stem: str, label: str | None = None) -> None:
-    """A CSV download (UTF-8 with BOM, so Excel opens Chinese text correctly)."""
+    """A CSV download (UTF-8 with BOM, so Excel opens Chinese text correctly); each click is
+    written to the audit log."""
+    filters = st.session_state.get("gradelens_filters")
+    details = {"file": f"{file_stem}.csv", "rows": len(frame), **(filters.url_params() if filters else {})}
     st.download_button(
         label or t("common.download_csv"),
         frame.to_csv(index=False).encode("utf-8-sig"),
@@ -94,7 +129,101 @@ def download(frame: pd.DataFrame, file_stem: str, label: str | None = None) -> N
         mime="text/csv",
         icon=":material/download:",
         key=f"download-{file_stem}",
+        on_click=record_audit, args=("export", file_stem, details),
     )
+
+
+# --- Who is looking (see docs/access-control.md) ---------------------------------------------
+
+IDENTITY_HEADER_ENV = "GRADELENS_IDENTITY_HEADER"
+OPEN_DEMO_ENV = "GRADELENS_OPEN_DEMO"
+DEMO_VIEWER = Viewer("open-demo", "admin")
+
+
+def _setting(name: str, env: str) -> object:
+    """An app setting from the environment, else from `[gradelens]` in Streamlit's secrets."""
+    if os.environ.get(env) is not None:
+        return os.environ[env]
+    try:
+        return st.secrets.get("gradelens", {}).get(name)
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        return None
+
+
+def _auth_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        return False
+
+
+def _request_headers() -> dict[str, str]:
+    """The request's headers (a function so tests can stand in for the proxy)."""
+    return dict(st.context.headers or {})
+
+
+def current_viewer() -> Viewer | None:
+    """The session's viewer once `resolve_viewer` ran; None outside a page (full access)."""
+    return st.session_state.get("gradelens_viewer")
+
+
+def record_audit(action: str, target: str, details: dict | None = None, data_dir: Path | None = None) -> None:
+    """Append an audit entry (view, export, import, denied) for the session's viewer."""
+    viewer = current_viewer() or ADMIN
+    filters = st.session_state.get("gradelens_filters")
+    if data_dir is None and filters is not None:
+        data_dir = available_datasets().get(filters.data)
+    try:
+        audit.record(audit.audit_path(data_dir), viewer.id, viewer.role, action, target, details)
+    except OSError as exc:  # an unwritable log must not hide the data, but must be visible
+        st.warning(f"audit log: {exc}", icon=":material/warning:")
+
+
+def resolve_viewer(dataset_dir: Path) -> Viewer:
+    """Who is looking: Streamlit's sign-in when `[auth]` is in secrets, else a trusted proxy
+    header (GRADELENS_IDENTITY_HEADER or secrets gradelens.identity_header), else open demo
+    mode with a banner (switched off by GRADELENS_OPEN_DEMO=0). Stops the page with an
+    explanation when the person may not look."""
+    header = _setting("identity_header", IDENTITY_HEADER_ENV)
+    if _auth_configured():
+        if not st.user.is_logged_in:
+            st.info(t("access.sign_in_prompt"), icon=":material/lock:")
+            st.button(t("access.sign_in"), on_click=st.login)
+            st.stop()
+        identity = str(st.user.get("email") or st.user.get("name") or "")
+        with st.sidebar:
+            st.button(t("access.sign_out"), on_click=st.logout)
+    elif header:
+        headers = {k.lower(): v for k, v in _request_headers().items()}
+        identity = headers.get(str(header).lower(), "")
+        if not identity:
+            st.error(t("access.no_identity", header=header), icon=":material/lock:")
+            st.stop()
+    else:
+        if str(_setting("open_demo", OPEN_DEMO_ENV)).lower() in ("0", "false", "no", "off"):
+            st.error(t("access.closed"), icon=":material/lock:")
+            st.stop()
+        # A badge line, not st.warning: it is the app's mode, not a problem with the page's data.
+        st.markdown(f":orange-badge[:material/lock_open: {t('access.open_demo_badge')}] {t('access.open_demo_banner')}")
+        return DEMO_VIEWER
+    access_file = find_access_file(dataset_dir)
+    if access_file is None:
+        st.error(t("access.no_access_file", identity=identity), icon=":material/lock:")
+        st.stop()
+    try:
+        viewer = load_access(access_file).viewer(identity)
+    except GradelensError as exc:
+        st.error(t("access.bad_access_file", error=str(exc)), icon=":material/error:")
+        st.stop()
+    if viewer is None:
+        st.session_state["gradelens_viewer"] = Viewer(identity.lower(), "executive")  # for the audit entry only
+        record_audit("denied", "app", {"identity": identity}, data_dir=dataset_dir)
+        del st.session_state["gradelens_viewer"]
+        st.error(t("access.not_listed", identity=identity), icon=":material/lock:")
+        st.stop()
+    scope = t("access.scope_departments", departments=", ".join(viewer.departments)) if viewer.departments else ""
+    st.caption(t("access.viewer_caption", identity=identity, role=t(f"access.role_{viewer.role}"), scope=scope))
+    return viewer
 
 
 def explain_missing(dataset: Dataset, needs: tuple[str, ...], what: str) -> bool:
@@ -155,6 +284,8 @@ def sidebar_filters() -> Filters:
     except GradelensError as exc:
         st.error(exc.message(), icon=":material/error:")
         st.stop()
+    st.session_state.pop("gradelens_viewer", None)  # resolved afresh: a sign-out must take effect
+    st.session_state["gradelens_viewer"] = resolve_viewer(dataset.path)
 
     try:
         known_cycles = _cycle_ids(str(dataset.path), dataset.fingerprint)
@@ -196,6 +327,11 @@ def sidebar_filters() -> Filters:
     }
     st.session_state["gradelens_filters"] = selection
     st.session_state["gradelens_dataset"] = dataset
+    page = Path(sys._getframe(1).f_code.co_filename).stem  # the page that called us
+    seen = (page, tuple(sorted(selection.url_params().items())))
+    if st.session_state.get("_audited_view") != seen:  # once per page and filter change, not per rerun
+        st.session_state["_audited_view"] = seen
+        record_audit("view", page, selection.url_params())
     # Written back every run: switching pages clears the URL, and this restores it. The widgets
     # keep their values across pages themselves (persist_state="session"): Streamlit ties a
     # widget's id to its page, so without it a page switch resets them to their defaults.

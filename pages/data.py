@@ -3,7 +3,7 @@ roll the dataset back to any earlier snapshot."""
 
 import streamlit as st
 
-from gradelens import derived, ui
+from gradelens import audit, derived, ui
 from gradelens.errors import GradelensError
 from gradelens.i18n import format_count, t
 from gradelens.importing import web
@@ -12,6 +12,11 @@ selection = ui.sidebar_filters()
 dataset = ui.current_dataset()
 
 st.title(t("data.title"))
+viewer = ui.current_viewer()
+if viewer is not None and not viewer.may_import:  # only admins import and roll back
+    ui.record_audit("denied", "data")
+    st.info(t("access.page_admin_only", role=t(f"access.role_{viewer.role}")), icon=":material/lock:")
+    st.stop()
 st.caption(t("data.intro", dataset=dataset.name))
 if derived.stale(dataset):
     st.caption(t("derived.stale", path=dataset.path))
@@ -73,11 +78,14 @@ else:
             st.warning(t("data.import_blocked"), icon=":material/block:")
         if st.button(t("data.import", dataset=target.name), type="primary", disabled=blocked, key="data_import"):
             bar = st.progress(0.0, text=t("data.progress_start"))
+            files = ", ".join(sorted(upload.name for upload in uploads))
             try:
                 done = web.run(folder, target, text, cycle, lambda fraction, step: bar.progress(min(max(fraction, 0.0), 1.0), text=step))
             except GradelensError as exc:
+                ui.record_audit("import", files, audit.import_details(files, target, error=str(exc)))
                 st.error(exc.message(), icon=":material/error:")
             else:
+                ui.record_audit("import", files, audit.import_details(files, done.dataset, done))
                 if done.imported:
                     web.flash(t("data.imported", snapshot=done.snapshot_id, dataset=target.name))
                     st.session_state["data_upload_round"] = st.session_state.get("data_upload_round", 0) + 1
@@ -100,8 +108,11 @@ else:
             try:
                 record = web.rollback(dataset.path, chosen)
             except GradelensError as exc:
+                ui.record_audit("rollback", dataset.name, {"snapshot": chosen, "outcome": "failed", "error": str(exc)})
                 st.error(exc.message(), icon=":material/error:")
             else:
+                ui.record_audit("rollback", dataset.name, {"snapshot": chosen, "restored": record["restored"],
+                                                           "recorded_as": record["id"], "outcome": "rolled_back"})
                 web.flash(t("data.rolled_back", snapshot=chosen, new=record["id"]))
                 for key in ("data_rollback_sure", "data_rollback_to"):
                     del st.session_state[key]

@@ -6,6 +6,8 @@
 -- be trusted). Problems: unknown_cycle, unknown_employee (not an employee of that cycle),
 -- not_graded (an employee without a grade in that cycle), unknown_status, missing_filed_on,
 -- resolved_without_date (resolved status, no resolved_on), resolved_before_filed.
+-- @param department text=null  Only appeals of employees of this department_id in that cycle (default: all;
+-- appeals of unknown employees or cycles belong to no department).
 -- @needs cycles, employees, grades, appeals
 -- @returns appeal_id, cycle_id, employee_id, status, filed_on, resolved_on, problem, excluded_from
 WITH checked AS (
@@ -13,11 +15,13 @@ WITH checked AS (
         a.*,
         c.cycle_id IS NOT NULL AS known_cycle,
         e.employee_id IS NOT NULL AS known_employee,
-        g.employee_id IS NOT NULL AS graded
+        g.employee_id IS NOT NULL AS graded,
+        u.department_id AS employee_department_id
     FROM appeals AS a
     LEFT JOIN cycles AS c ON c.cycle_id = a.cycle_id
     LEFT JOIN employees AS e ON e.cycle_id = a.cycle_id AND e.employee_id = a.employee_id
     LEFT JOIN grades AS g ON g.cycle_id = a.cycle_id AND g.employee_id = a.employee_id
+    LEFT JOIN employee_units AS u ON u.cycle_id = a.cycle_id AND u.employee_id = a.employee_id
 ),
 problems AS (
     SELECT *, 'unknown_cycle' AS problem, 'all' AS excluded_from, 1 AS problem_order
@@ -39,4 +43,5 @@ problems AS (
 )
 SELECT appeal_id, cycle_id, employee_id, status, filed_on, resolved_on, problem, excluded_from
 FROM problems
+WHERE $department IS NULL OR employee_department_id = $department
 ORDER BY problem_order, cycle_id, appeal_id;

@@ -4,6 +4,7 @@
 -- so the answer does not change with the day it is asked. open_appeals uses it when as_of is
 -- not given. Both are NULL when there are no such appeals.
 -- @needs cycles, employees, grades, appeals
+-- @privacy public
 -- @returns first_filed_on, latest_date
 WITH counted AS (
     SELECT a.filed_on, a.resolved_on

@@ -7,6 +7,7 @@
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
 -- @needs cycles, employees, grades, appeals
+-- @privacy aggregate count=appeals
 -- @returns reason, status, appeals, grade_raised, grade_lowered
 WITH population AS (
     SELECT g.cycle_id, g.employee_id

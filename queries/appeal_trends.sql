@@ -15,6 +15,7 @@
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
 -- @needs cycles, employees, grades, appeals
+-- @privacy aggregate count=graded
 -- @returns cycle_id, cycle_name, group_id, group_name, graded, appeals, appeal_rate, open, upheld, partially_upheld, rejected, withdrawn, resolved, upheld_share, grade_raised, grade_lowered, timed, median_days_to_resolve, p90_days_to_resolve
 WITH population AS (
     SELECT g.cycle_id, g.employee_id, coalesce(g.final_grade, g.proposed_grade) AS grade,

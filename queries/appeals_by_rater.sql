@@ -6,7 +6,7 @@
 -- resolved being every status but open. small_group: graded is below the policy's
 -- min_group_size, so the rate describes very few people. Highest appeal rate first.
 -- @param cycle cycle=latest  The performance cycle.
--- @param department text=null  Only ratees in this department_id (default: all).
+-- @param department text=null  Only raters in this department_id, counting only their ratees in it (default: all).
 -- @param region text=null  Only ratees in this region (default: all).
 -- @needs cycles, employees, grades, appeals
 -- @returns rater_id, rater_name, graded, appeals, appeal_rate, upheld, partially_upheld, resolved, upheld_share, small_group
@@ -16,7 +16,8 @@ WITH population AS (
     JOIN employee_units AS u USING (cycle_id, employee_id)
     WHERE g.cycle_id = $cycle
       AND g.proposed_by IS NOT NULL
-      AND ($department IS NULL OR u.department_id = $department)
+      AND ($department IS NULL OR (u.department_id = $department AND g.proposed_by IN (
+          SELECT employee_id FROM employee_units WHERE cycle_id = $cycle AND department_id = $department)))
       AND ($region IS NULL OR u.region = $region)
 ),
 appealed AS (

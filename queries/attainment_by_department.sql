@@ -7,7 +7,9 @@
 -- @param cycle cycle=latest  The performance cycle.
 -- @param as_of date=null  Attainment as of this date (default: the cycle's end).
 -- @param region text=null  Only employees of this region (default: all).
+-- @param department text=null  Only this department_id (default: all).
 -- @needs cycles, employees, goals
+-- @privacy aggregate count=employees
 -- @returns department_id, department, employees, employees_with_attainment, attainment, department_goal_attainment
 WITH owners AS (
     SELECT * FROM owner_attainment($cycle, $as_of)
@@ -17,6 +19,7 @@ people AS (
     FROM employee_units AS e
     LEFT JOIN owners AS o ON o.owner_type = 'employee' AND o.owner_id = e.employee_id
     WHERE e.cycle_id = $cycle AND ($region IS NULL OR e.region = $region)
+      AND ($department IS NULL OR e.department_id = $department)
 )
 SELECT
     people.department_id,

@@ -6,6 +6,7 @@
 -- @param as_of date=null  Attainment as of this date (default: the cycle's end).
 -- @param department text=null  Only employees of this department_id (default: all).
 -- @needs cycles, employees, goals
+-- @privacy aggregate count=employees
 -- @returns region, employees, employees_with_attainment, attainment
 SELECT
     e.region,

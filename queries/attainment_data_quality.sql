@@ -9,6 +9,8 @@
 -- ignored). value is the target, the weight, the owner's weight sum or the number of such
 -- actuals; related_id the parent goal named; first_date / last_date the actuals' dates.
 -- @param cycle cycle=latest  The performance cycle.
+-- @param department text=null  Only goals owned in this department_id: by its employees, by the
+-- department or by its teams (default: all; company goals belong to no department).
 -- @needs cycles, goals
 -- @returns issue, goal_id, owner_type, owner_id, value, related_id, first_date, last_date
 WITH cycle_goals AS (
@@ -43,7 +45,13 @@ problems AS (
     WHERE a.as_of < bounds.start_date OR a.as_of > bounds.end_date
     GROUP BY g.goal_id, g.owner_type, g.owner_id
 )
-SELECT * FROM problems
+SELECT problems.*
+FROM problems
+LEFT JOIN employee_units AS owner_employee
+    ON problems.owner_type = 'employee' AND owner_employee.cycle_id = $cycle AND owner_employee.employee_id = problems.owner_id
+LEFT JOIN unit_departments AS owner_unit
+    ON problems.owner_type <> 'employee' AND owner_unit.unit_id = problems.owner_id
+WHERE $department IS NULL OR coalesce(owner_employee.department_id, owner_unit.department_id) = $department
 ORDER BY
     CASE issue
         WHEN 'target_not_positive' THEN 1 WHEN 'weight_out_of_range' THEN 2 WHEN 'weights_not_one' THEN 3

@@ -7,6 +7,7 @@
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
 -- @needs cycles, employees, goals
+-- @privacy aggregate count=employees
 -- @returns department_id, department, region, employees, employees_with_attainment, attainment
 SELECT
     e.department_id,

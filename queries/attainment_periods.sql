@@ -6,6 +6,7 @@
 -- @param cycle cycle=latest  The performance cycle.
 -- @param as_of date=null  As of this date (default: the cycle's end; later dates count as the end).
 -- @needs cycles
+-- @privacy public
 -- @returns period, cycle_id, as_of, until_date
 WITH chosen AS (
     SELECT cycle_id, start_date, end_date, least(end_date, coalesce($as_of, end_date)) AS as_of

@@ -10,6 +10,7 @@
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
 -- @needs cycles, employees, goals
+-- @privacy aggregate count=employees
 -- @returns employees, employees_with_attainment, attainment, company_goal_attainment, goals, goals_with_attainment, on_track, at_risk, off_track, on_track_share, at_risk_share, off_track_share
 WITH people AS (
     SELECT employee_id

@@ -10,6 +10,7 @@
 -- @param department text=null  Only employees of this department_id (default: all).
 -- @param region text=null  Only employees of this region (default: all).
 -- @needs cycles, employees, goals
+-- @privacy aggregate count=employees
 -- @returns as_of, employees, employees_with_attainment, attainment, company_goal_attainment
 WITH bounds AS (
     SELECT start_date, least(end_date, coalesce($as_of, end_date)) AS until

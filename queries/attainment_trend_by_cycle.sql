@@ -6,6 +6,7 @@
 -- @param department text=null  Only employees of this department_id (default: all).
 -- @param region text=null  Only employees of this region (default: all).
 -- @needs cycles, employees, goals
+-- @privacy aggregate count=employees
 -- @returns cycle_id, name, start_date, end_date, employees, employees_with_attainment, attainment, company_goal_attainment
 -- The outer alias must not be one the macros use inside (g, c, a, ...): DuckDB substitutes the
 -- argument `c.cycle_id` into cycle_goal_attainment's body, where `c` is its own cycles alias, so

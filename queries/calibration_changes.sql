@@ -7,6 +7,7 @@
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
 -- @needs grades, employees
+-- @privacy aggregate count=graded
 -- @returns group_id, group_name, graded, moved_up, moved_down, unchanged, share_up, share_down, share_unchanged, pending, net_steps_up
 WITH members AS (
     SELECT employee_id, group_id, group_name

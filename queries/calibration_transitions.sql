@@ -8,6 +8,7 @@
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
 -- @needs grades, employees
+-- @privacy aggregate count=employees
 -- @returns proposed_grade, final_grade, employees, share_of_proposed, proposed_rank, final_rank
 WITH members AS (
     SELECT employee_id, group_id, group_name

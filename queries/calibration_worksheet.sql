@@ -14,6 +14,7 @@
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
 -- @needs grades, employees
+-- @privacy aggregate count=employees by=group_id
 -- @returns group_id, group_name, grade, actual, guideline, gap, grade_rank, employees, target_share, rule, cumulative_actual, cumulative_guideline, outside_guideline
 WITH members AS (
     SELECT employee_id, group_id, group_name

@@ -1,6 +1,7 @@
 -- Which performance cycles does the dataset hold, and how many people were in each?
 -- Oldest first; used for the cycle filter and cross-cycle trends.
 -- @needs cycles
+-- @privacy public
 -- @returns cycle_id, name, start_date, end_date, employees, graded
 SELECT
     c.cycle_id,

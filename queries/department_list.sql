@@ -2,6 +2,7 @@
 -- Used for the department filter.
 -- @param cycle cycle=latest  The performance cycle.
 -- @needs employees, org_units
+-- @privacy public
 -- @returns department_id, department, employees
 SELECT department_id, department, count(*) AS employees
 FROM employee_units

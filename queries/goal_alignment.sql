@@ -8,6 +8,7 @@
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only employees of this region (default: all).
 -- @needs goals
+-- @privacy aggregate count=individual_goals
 -- @returns department_id, department, individual_goals, linked_goals, alignment_rate, broken_links
 WITH cycle_goals AS (
     SELECT * FROM goals WHERE cycle_id = $cycle

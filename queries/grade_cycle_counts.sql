@@ -6,6 +6,7 @@
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
 -- @needs grades, employees
+-- @privacy aggregate count=employees within=cycle_id,group_id
 -- @returns cycle_id, group_id, group_name, grade, employees, grade_rank, target_share
 WITH members AS (
     SELECT cycle_id, employee_id, group_id, group_name

@@ -9,6 +9,7 @@
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
 -- @needs grades, employees
+-- @privacy aggregate count=group_employees by=group_id
 -- @returns group_id, group_name, grade, employees, share, target_share, grade_rank, group_employees, expected
 WITH members AS (
     SELECT employee_id, group_id, group_name

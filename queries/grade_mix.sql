@@ -6,6 +6,7 @@
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
 -- @needs grades
+-- @privacy aggregate count=employees
 -- @returns grade, employees, share, target_share
 -- Without department or region filters it needs no employees table (grades-only exports).
 WITH graded AS (

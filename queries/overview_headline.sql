@@ -5,6 +5,7 @@
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
 -- @needs employees
+-- @privacy aggregate count=employees
 -- @returns employees, employees_with_attainment, attainment, company_goal_attainment, graded, calibrated, appeals, open_appeals
 WITH people AS (
     SELECT employee_id

@@ -5,14 +5,21 @@
 -- @param cycle cycle=latest  The performance cycle.
 -- @param rater_id text  The rater's employee_id (or customer id).
 -- @param role choice(manager|all_but_self|peer|subordinate|customer)=manager  Which of the rater's ratings.
+-- @param department text=null  Only when the rater is in this department_id, and only their ratees in it
+-- (default: all).
 -- @needs ratings, grades
 -- @returns grade, proposed, proposed_share, final, final_share, target_share
-WITH ratees AS (
+WITH in_scope AS (  -- people of $department in the cycle; a pair counts only when both are
+    SELECT employee_id FROM employee_units WHERE cycle_id = $cycle AND department_id = $department
+),
+ratees AS (
     SELECT DISTINCT ratee_id
     FROM ratings
     WHERE cycle_id = $cycle
       AND rater_id = $rater_id
       AND CASE $role WHEN 'all_but_self' THEN rater_role <> 'self' ELSE rater_role = $role END
+      AND ($department IS NULL OR (ratings.rater_id IN (SELECT employee_id FROM in_scope)
+                                AND ratings.ratee_id IN (SELECT employee_id FROM in_scope)))
 ),
 graded AS (
     SELECT g.proposed_grade, g.final_grade

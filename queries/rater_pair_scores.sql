@@ -5,9 +5,13 @@
 -- NULL without KPI actuals). role all_but_self pools every rater role except self.
 -- @param cycle cycle=latest  The performance cycle.
 -- @param role choice(manager|all_but_self|peer|subordinate|customer)=manager  Which raters' scores.
+-- @param department text=null  Only pairs whose rater and ratee are both in this department_id (default: all).
 -- @needs ratings
 -- @returns rater_id, ratee_id, rater_role, score, dimensions, attainment
-WITH weighted AS (
+WITH in_scope AS (  -- people of $department in the cycle; a pair counts only when both are
+    SELECT employee_id FROM employee_units WHERE cycle_id = $cycle AND department_id = $department
+),
+weighted AS (
     SELECT
         r.rater_id,
         r.ratee_id,
@@ -22,6 +26,8 @@ WITH weighted AS (
       AND r.rater_id IS NOT NULL
       AND r.ratee_id IS NOT NULL
       AND CASE $role WHEN 'all_but_self' THEN r.rater_role <> 'self' ELSE r.rater_role = $role END
+      AND ($department IS NULL OR (r.rater_id IN (SELECT employee_id FROM in_scope)
+                                AND r.ratee_id IN (SELECT employee_id FROM in_scope)))
     GROUP BY r.rater_id, r.ratee_id
 )
 SELECT

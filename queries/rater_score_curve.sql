@@ -4,9 +4,14 @@
 -- band = floor(attainment * 10) / 10; pairs without attainment are left out.
 -- @param cycle cycle=latest  The performance cycle.
 -- @param role choice(manager|all_but_self|peer|subordinate|customer)=manager  Which raters' scores.
+-- @param department text=null  Only pairs whose rater and ratee are both in this department_id (default: all).
 -- @needs ratings
+-- @privacy aggregate count=pairs
 -- @returns attainment_band, pairs, mean_attainment, mean_score
-WITH pairs AS (
+WITH in_scope AS (  -- people of $department in the cycle; a pair counts only when both are
+    SELECT employee_id FROM employee_units WHERE cycle_id = $cycle AND department_id = $department
+),
+pairs AS (
     SELECT r.rater_id, r.ratee_id, sum(w.weight * r.score) / sum(w.weight) AS score
     FROM ratings AS r
     JOIN policy_dimension_weights AS w ON w.dimension = r.dimension
@@ -14,6 +19,8 @@ WITH pairs AS (
       AND w.weight > 0
       AND r.score IS NOT NULL
       AND CASE $role WHEN 'all_but_self' THEN r.rater_role <> 'self' ELSE r.rater_role = $role END
+      AND ($department IS NULL OR (r.rater_id IN (SELECT employee_id FROM in_scope)
+                                AND r.ratee_id IN (SELECT employee_id FROM in_scope)))
     GROUP BY r.rater_id, r.ratee_id
 )
 SELECT

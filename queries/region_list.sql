@@ -2,6 +2,7 @@
 -- Used for the region filter.
 -- @param cycle cycle=latest  The performance cycle.
 -- @needs employees
+-- @privacy public
 -- @returns region, employees
 SELECT region, count(*) AS employees
 FROM employees

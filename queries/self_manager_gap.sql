@@ -8,6 +8,7 @@
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
 -- @needs ratings, employees
+-- @privacy aggregate count=employees
 -- @returns department_id, department, employees, mean_self, mean_manager, mean_gap, small_group
 WITH pair_scores AS (
     SELECT r.ratee_id, r.rater_id, r.rater_role, sum(w.weight * r.score) / sum(w.weight) AS score

@@ -11,6 +11,7 @@
 -- @param department text=null  Only goals owned within this department_id (default: all).
 -- @param region text=null  Only goals owned within this region (default: all).
 -- @needs cycles, goals
+-- @privacy aggregate count=goals
 -- @returns strategy_theme, goals, goals_with_attainment, attainment, individual_goals, individual_attainment, company_goal_attainment, on_track_share
 WITH RECURSIVE cycle_goals AS (
     SELECT * FROM cycle_goal_attainment($cycle, $as_of)

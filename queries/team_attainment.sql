@@ -11,6 +11,7 @@
 -- @param department text=null  Only members of this department_id (default: all).
 -- @param region text=null  Only members of this region (default: all).
 -- @needs cycles, employees, goals
+-- @privacy aggregate count=employees
 -- @returns team_id, team, unit_type, department_id, department, region, employees, employees_with_attainment, attainment, team_goal_attainment, below_min_group
 WITH owners AS (
     SELECT * FROM owner_attainment($cycle, $as_of)

@@ -36,6 +36,7 @@ RETURNS = ["period", "cycle_id", "as_of", "employees", "employees_with_attainmen
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
 -- @needs cycles, employees, goals
+-- @privacy aggregate count=employees
 -- @returns period, cycle_id, as_of, employees, employees_with_attainment, attainment, company_goal_attainment, goals, goals_with_attainment, on_track, at_risk, off_track, on_track_share, at_risk_share, off_track_share
 """)
 def attainment_headline(dataset: Dataset, cycle: str, as_of, department: str | None, region: str | None) -> pd.DataFrame:

@@ -73,6 +73,7 @@ def attainment_bands_param(policy: Policy) -> str | None:
 -- @param group_by choice(department|region|job_level|manager)=department  What a group is.
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
+-- @privacy aggregate count=employees
 -- @needs grades, employees
 -- @returns group_id, group_name, employees, chi2, p_value, method, df, min_expected, deviates
 """)
@@ -116,6 +117,7 @@ def grade_deviation_test(dataset: Dataset, cycle: str, stage: str, group_by: str
 -- @param group_by choice(department|region|job_level|manager)=department  What a group is.
 -- @param department text=null  Only this department_id (default: all).
 -- @param region text=null  Only this region (default: all).
+-- @privacy aggregate count=employees
 -- @needs grades, employees
 -- @returns group_id, group_name, cycle_id, reference_cycle_id, employees, psi, psi_threshold, drifted, reference, reference_employees, psi_band, top_share, top_share_change, drift_threshold, threshold_method
 """)
@@ -307,9 +309,10 @@ def worksheet_html(worksheet: pd.DataFrame, title: str, subtitle: str) -> str:
         for grade in grades:
             row = rows.loc[grade]
             text = _cell_text(row.actual, row.guideline, row.gap)
-            css = ' class="outside"' if bool(row.outside_guideline) else ""
+            # a hidden cell (gradelens.privacy: NA) is not shaded
+            css = ' class="outside"' if pd.notna(row.outside_guideline) and bool(row.outside_guideline) else ""
             cells.append(f"<td{css}>{html.escape(text)}</td>")
-        employees = int(rows["employees"].iloc[0])
+        employees = str(int(rows["employees"].iloc[0])) if pd.notna(rows["employees"].iloc[0]) else "–"
         body.append(f"<tr><th scope=\"row\">{html.escape(str(group_name))}</th><td>{employees}</td>{''.join(cells)}</tr>")
     notes = "".join(f"<li>{html.escape(line)}</li>" for line in
                     [t("grades.print_cell"), *_rule_text(worksheet), t("grades.print_outside")])

@@ -64,12 +64,16 @@ def rater_leniency(dataset: Dataset, cycle: str, role: str, threshold: float, mi
     "-- @param rater_id text  The rater's employee_id (or customer id).\n"
     + _ROLE_PARAM
     + _FLAG_PARAMS
-    + "-- @needs ratings\n"
+    + "-- @param department text=null  Only cycles in which the rater was in this department_id (default: all).\n"
+    "-- @needs ratings\n"
     "-- @returns cycle_id, ratees, raw_mean, expected_mean, effect, se, q_value, flagged"
 )
-def rater_leniency_history(dataset: Dataset, rater_id: str, role: str, threshold: float, min_ratees: int) -> pd.DataFrame:
+def rater_leniency_history(dataset: Dataset, rater_id: str, role: str, threshold: float, min_ratees: int,
+                           department: str | None) -> pd.DataFrame:
     rows = []
     for cycle in cycle_ids(dataset):
+        if department is not None and _department_of(_Keyed(dataset), cycle, rater_id) != department:
+            continue
         raters = _flagged_raters(dataset, cycle, role, threshold, min_ratees, named=False)
         mine = raters[raters["rater_id"] == rater_id]
         if len(mine):
@@ -88,13 +92,16 @@ def rater_leniency_history(dataset: Dataset, rater_id: str, role: str, threshold
     "-- @param cycle cycle=latest  The performance cycle.\n"
     "-- @param rater_id text  The rater's employee_id (or customer id).\n"
     + _ROLE_PARAM
-    + "-- @needs ratings\n"
+    + "-- @param department text=null  Only when the rater is in this department_id, and only their ratees in it (default: all).\n"
+    "-- @needs ratings\n"
     "-- @returns ratee_id, ratee_name, rater_role, attainment, score, expected_score, ratee_effect, rater_effect"
 )
-def rater_ratee_scores(dataset: Dataset, cycle: str, rater_id: str, role: str) -> pd.DataFrame:
+def rater_ratee_scores(dataset: Dataset, cycle: str, rater_id: str, role: str, department: str | None) -> pd.DataFrame:
     keyed = _Keyed(dataset)
     pairs = _fit(keyed, cycle, role).pairs
     mine = pairs[pairs["rater_id"] == rater_id]
+    if department is not None:
+        mine = mine[_in_department(keyed, cycle, mine["rater_id"], department) & _in_department(keyed, cycle, mine["ratee_id"], department)]
     names = _directory(keyed, cycle)["name"]
     out = mine.assign(ratee_name=mine["ratee_id"].map(names).fillna(mine["ratee_id"]))
     columns = ["ratee_id", "ratee_name", "rater_role", "attainment", "score", "expected_score", "ratee_effect", "rater_effect"]
@@ -108,14 +115,18 @@ def rater_ratee_scores(dataset: Dataset, cycle: str, rater_id: str, role: str) -
     "-- @param cycle cycle=latest  The performance cycle.\n"
     + _ROLE_PARAM
     + _FLAG_PARAMS
-    + "-- @param region text=null  Only raters in this region (default: all).\n"
+    + "-- @param department text=null  Only raters in this department_id (default: all).\n"
+    "-- @param region text=null  Only raters in this region (default: all).\n"
+    "-- @privacy aggregate count=raters\n"
     "-- @needs ratings\n"
     "-- @returns department_id, department, raters, lenient, severe, effect_sd, effect_min, effect_median, effect_max"
 )
 def rater_leniency_by_department(dataset: Dataset, cycle: str, role: str, threshold: float, min_ratees: int,
-                                 region: str | None) -> pd.DataFrame:
+                                 department: str | None, region: str | None) -> pd.DataFrame:
     raters = _flagged_raters(dataset, cycle, role, threshold, min_ratees)
     raters = raters[raters["ratees"] >= min_ratees]
+    if department is not None:
+        raters = raters[(raters["department_id"] == department).to_numpy(dtype=bool, na_value=False)]
     if region is not None:
         raters = raters[(raters["region"] == region).to_numpy(dtype=bool, na_value=False)]
     return department_spread(raters)
@@ -153,14 +164,19 @@ def department_spread(raters: pd.DataFrame) -> pd.DataFrame:
     "-- told apart only through attainment.\n"
     "-- @param cycle cycle=latest  The performance cycle.\n"
     + _ROLE_PARAM
-    + "-- @needs ratings\n"
+    + "-- @param department text=null  Count only pairs whose rater and ratee are both in this department_id; the fit\n"
+    "-- itself always covers the whole cycle (default: all).\n"
+    "-- @needs ratings\n"
     "-- @returns pairs, raters, ratees, mu, beta, attainment_adjusted, attainment_coverage, rater_sd, "
     "ratee_sd, residual_sd, ratee_effects_separate, variance_method, se_method, converged"
 )
-def rater_leniency_model(dataset: Dataset, cycle: str, role: str) -> pd.DataFrame:
-    result = _fit(_Keyed(dataset), cycle, role)
+def rater_leniency_model(dataset: Dataset, cycle: str, role: str, department: str | None) -> pd.DataFrame:
+    keyed = _Keyed(dataset)
+    result = _fit(keyed, cycle, role)
     fit = result.fit
     pairs = result.pairs
+    if department is not None:
+        pairs = pairs[_in_department(keyed, cycle, pairs["rater_id"], department) & _in_department(keyed, cycle, pairs["ratee_id"], department)]
     row = {
         "pairs": len(pairs),
         "raters": int(pairs["rater_id"].nunique()),
@@ -207,6 +223,17 @@ def _fit(keyed: _Keyed, cycle: str, role: str) -> leniency.LeniencyResult:
 def _directory(keyed: _Keyed, cycle: str) -> pd.DataFrame:
     people = run_query(keyed.dataset, "rater_directory", {"cycle": cycle})
     return people.drop_duplicates("person_id").set_index("person_id")
+
+
+def _department_of(keyed: _Keyed, cycle: str, person_id: str) -> str | None:
+    departments = _directory(keyed, cycle)["department_id"]
+    return departments.get(person_id) if person_id in departments.index else None
+
+
+def _in_department(keyed: _Keyed, cycle: str, people: pd.Series, department: str) -> pd.Series:
+    """Whether each person was in the department in the cycle (customers never are)."""
+    departments = people.map(_directory(keyed, cycle)["department_id"])
+    return (departments == department).fillna(False).astype(bool)
 
 
 def _flagged_raters(dataset: Dataset, cycle: str, role: str, threshold: float, min_ratees: int, named: bool = True) -> pd.DataFrame:
