@@ -201,3 +201,17 @@ gt_walk(goal_id, ancestor_id, steps) AS (
     WHERE gt_linked.linked_parent_id IS NOT NULL AND gt_walk.steps < 64  -- guards against loops in bad data
 )
 SELECT goal_id, ancestor_id, steps FROM gt_walk;
+
+-- Parent goal ids that this cycle's goals link to but that belong to another cycle (their link
+-- is not followed: parent_issue 'parent_other_cycle'). Few, so `IN` this set is a small lookup,
+-- where `IN (SELECT goal_id FROM goals)` built a hash table of every goal of every cycle.
+CREATE MACRO cycle_foreign_parents(for_cycle) AS TABLE
+WITH fp_unfound AS (
+    SELECT DISTINCT fp_child.parent_goal_id AS goal_id
+    FROM goals AS fp_child
+    WHERE fp_child.cycle_id = for_cycle
+      AND fp_child.parent_goal_id IS NOT NULL
+      AND fp_child.parent_goal_id NOT IN (SELECT goal_id FROM goals WHERE cycle_id = for_cycle AND goal_id IS NOT NULL)
+)
+SELECT DISTINCT goals.goal_id FROM goals JOIN fp_unfound ON fp_unfound.goal_id = goals.goal_id;
+

@@ -33,7 +33,7 @@ problems AS (
     HAVING sum(weight) IS NULL OR abs(sum(weight) - 1.0) > 1e-6
     UNION ALL
     SELECT
-        CASE WHEN g.parent_goal_id IN (SELECT goal_id FROM goals) THEN 'parent_other_cycle' ELSE 'parent_missing' END,
+        CASE WHEN g.parent_goal_id IN (SELECT goal_id FROM cycle_foreign_parents($cycle)) THEN 'parent_other_cycle' ELSE 'parent_missing' END,
         g.goal_id, g.owner_type, g.owner_id, NULL, g.parent_goal_id, NULL, NULL
     FROM cycle_goals AS g
     WHERE g.parent_goal_id IS NOT NULL AND g.parent_goal_id NOT IN (SELECT goal_id FROM cycle_goals)

@@ -25,7 +25,7 @@ linked AS (
         parent.goal_id AS linked_parent_id,
         CASE
             WHEN g.parent_goal_id IS NULL OR parent.goal_id IS NOT NULL THEN NULL
-            WHEN g.parent_goal_id IN (SELECT goal_id FROM goals) THEN 'parent_other_cycle'
+            WHEN g.parent_goal_id IN (SELECT goal_id FROM cycle_foreign_parents($cycle)) THEN 'parent_other_cycle'
             ELSE 'parent_missing'
         END AS parent_issue
     FROM cycle_goals AS g

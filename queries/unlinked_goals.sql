@@ -17,7 +17,7 @@ unlinked AS (
         g.*,
         CASE
             WHEN g.parent_goal_id IS NULL THEN 'no_parent'
-            WHEN g.parent_goal_id IN (SELECT goal_id FROM goals) THEN 'parent_other_cycle'
+            WHEN g.parent_goal_id IN (SELECT goal_id FROM cycle_foreign_parents($cycle)) THEN 'parent_other_cycle'
             ELSE 'parent_missing'
         END AS reason
     FROM cycle_goals AS g

@@ -54,6 +54,22 @@ def test_a_copied_url_opens_the_same_filtered_view_in_a_new_browser(new_tab):
     assert_no_problems(first, second)
 
 
+@not_yet("pages/grades.py")
+def test_the_sidebar_selection_survives_switching_pages_through_the_menu(app):
+    """Streamlit ties a widget to its page; without persist_state the filters reset on a switch."""
+    app.open()
+    department = app.options(DEPARTMENT, sidebar=True)[1]
+    app.choose(DEPARTMENT, department, sidebar=True)
+    app.press_segment(LANGUAGE, "中文", sidebar=True)
+    chosen = app.selectbox_values()
+    since = app.runs_finished()
+    app.page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=t("grades.title", "zh")).click()
+    app.wait_idle(since)
+    assert app.title() == t("grades.title", "zh")
+    assert app.selectbox_values() == chosen
+    assert_no_problems(app)
+
+
 @not_yet("pages/attainment.py")
 def test_an_executive_clicks_a_heatmap_cell_and_the_page_narrows_to_it(app):
     app.open("attainment")
