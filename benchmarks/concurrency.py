@@ -57,6 +57,7 @@ sys.path.insert(0, str(ROOT))
 from gradelens.i18n import t  # noqa: E402
 from gradelens.navigation import PAGES  # noqa: E402
 from tests.browser.app_page import BENIGN_CONSOLE_ERRORS, DRAWN, IDLE, RUN_COUNTER  # noqa: E402
+from run_benchmarks import percentile  # noqa: E402  (same folder: the script's directory is on sys.path)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -70,12 +71,6 @@ LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 SELECTION = ("lang", "data", "cycle", "department", "region")  # gradelens.ui.URL_KEYS: the sidebar's, on every page
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 # ---------------------------------------------------------------- the server and /proc
