@@ -42,17 +42,22 @@ def is_dataset(path: Path) -> bool:
     return path.is_dir() and any(table_files(path, name) for name in TABLES)
 
 
-def fingerprint(dataset_dir: Path) -> str:
-    """Changes whenever any table file or the policy changes: names, sizes and mtimes."""
-    digest = hashlib.sha256()
-    paths = [p for name in TABLES for p in table_files(dataset_dir, name)]
-    policy = dataset_dir / "policy.toml"
-    if policy.exists():
-        paths.append(policy)
+def files_fingerprint(dataset_dir: Path, paths: list[Path], salt: str = "") -> str:
+    """A short hash of files' names (relative to the dataset), sizes and mtimes, and a salt."""
+    digest = hashlib.sha256(salt.encode())
     for path in paths:
         stat = path.stat()
         digest.update(f"{path.relative_to(dataset_dir)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def fingerprint(dataset_dir: Path) -> str:
+    """Changes whenever any table file or the policy changes: names, sizes and mtimes."""
+    paths = [p for name in TABLES for p in table_files(dataset_dir, name)]
+    policy = dataset_dir / "policy.toml"
+    if policy.exists():
+        paths.append(policy)
+    return files_fingerprint(dataset_dir, paths)
 
 
 @dataclass

@@ -20,7 +20,6 @@ demo write partitioned by their goal's cycle.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 import uuid
@@ -48,14 +47,10 @@ GROUP BY a.cycle_id, a.goal_id
 
 def source_fingerprint(dataset_dir: Path, attainment_cap: float) -> str:
     """Names, sizes and modification times of the source tables' files, the cap, and the format version."""
-    from gradelens.dataset import table_files
+    from gradelens.dataset import files_fingerprint, table_files
 
-    digest = hashlib.sha256(f"{FORMAT_VERSION}|{attainment_cap!r}".encode())
-    for name in SOURCES:
-        for path in table_files(dataset_dir, name):
-            stat = path.stat()
-            digest.update(f"{path.relative_to(dataset_dir)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
+    paths = [p for name in SOURCES for p in table_files(dataset_dir, name)]
+    return files_fingerprint(dataset_dir, paths, salt=f"{FORMAT_VERSION}|{attainment_cap!r}")
 
 
 def current_folder(dataset_dir: Path, attainment_cap: float | None = None) -> Path | None:
@@ -131,16 +126,16 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
     work = root / f".building-{uuid.uuid4().hex[:8]}"
     try:
         # Computed from the raw tables only (use_derived=False), never from older derived files.
-        con = dataset.cursor(use_derived=False)
-        for fraction, name, key in ((0.1, "goal_end_actuals", "goal_id"), (0.6, "owner_end_attainment", "owner_type, owner_id")):
-            report(fraction, t("derived.computing", table=name))
-            out = work / name
-            out.mkdir(parents=True)
-            con.execute(
-                f"COPY (SELECT * FROM {name} ORDER BY cycle_id, {key}) TO $target "
-                "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
-                {"target": str(out)},
-            )
+        with dataset.cursor(use_derived=False) as con:
+            for fraction, name, key in ((0.1, "goal_end_actuals", "goal_id"), (0.6, "owner_end_attainment", "owner_type, owner_id")):
+                report(fraction, t("derived.computing", table=name))
+                out = work / name
+                out.mkdir(parents=True)
+                con.execute(
+                    f"COPY (SELECT * FROM {name} ORDER BY cycle_id, {key}) TO $target "
+                    "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
+                    {"target": str(out)},
+                )
         (work / "complete").write_text(f"format {FORMAT_VERSION}\n", encoding="utf-8")  # the folder name is the fingerprint
         report(0.9, t("derived.placing"))
         if target.exists():  # built by someone else meanwhile
