@@ -29,6 +29,14 @@ FROM walk JOIN org_units AS ancestor ON ancestor.unit_id = walk.ancestor_id
 WHERE ancestor.unit_type = 'department'
 GROUP BY walk.unit_id;
 
+-- Every org unit with its name, department and department name: one small join for each
+-- employee row instead of three (employee rows are millions; units are thousands).
+CREATE TABLE unit_lookup AS
+SELECT unit.unit_id, unit.name AS unit_name, d.department_id, department.name AS department
+FROM org_units AS unit
+LEFT JOIN unit_departments AS d ON d.unit_id = unit.unit_id
+LEFT JOIN org_units AS department ON department.unit_id = d.department_id;
+
 -- Employees of every cycle with their unit, department and team names resolved.
 CREATE VIEW employee_units AS
 SELECT
@@ -36,17 +44,15 @@ SELECT
     e.employee_id,
     e.name,
     e.unit_id,
-    unit.name AS unit_name,
-    d.department_id,
-    coalesce(department.name, '(no department)') AS department,
+    unit.unit_name,
+    unit.department_id,
+    coalesce(unit.department, '(no department)') AS department,
     e.region,
     e.job_level,
     e.manager_id,
     e.hire_date
 FROM employees AS e
-LEFT JOIN org_units AS unit ON unit.unit_id = e.unit_id
-LEFT JOIN unit_departments AS d ON d.unit_id = e.unit_id
-LEFT JOIN org_units AS department ON department.unit_id = d.department_id;
+LEFT JOIN unit_lookup AS unit ON unit.unit_id = e.unit_id;
 
 -- The goals of one cycle with their latest actual up to `until_date` (NULL: the cycle's end) and
 -- their attainment. Actuals dated outside the cycle are ignored (cycle_actuals, gradelens/derived.py).
@@ -171,16 +177,27 @@ SELECT
         WHEN 'department' THEN eg_employee.department_id
         WHEN 'region' THEN eg_employee.region
         WHEN 'job_level' THEN eg_employee.job_level
-        WHEN 'manager' THEN eg_employee.manager_id
     END, '(none)') AS group_id,
     CASE group_by
         WHEN 'department' THEN eg_employee.department
         WHEN 'region' THEN coalesce(eg_employee.region, '(no region)')
         WHEN 'job_level' THEN coalesce(eg_employee.job_level, '(no job level)')
-        WHEN 'manager' THEN coalesce(eg_manager.name, eg_employee.manager_id, '(no manager)')
     END AS group_name
 FROM employee_units AS eg_employee
-LEFT JOIN employees AS eg_manager ON eg_manager.cycle_id = eg_employee.cycle_id AND eg_manager.employee_id = eg_employee.manager_id;
+WHERE group_by <> 'manager'
+-- Managers' names need a second pass over employees; DuckDB drops the branch whose condition
+-- is false for the bound group_by, so the other groupings do not pay for it.
+UNION ALL
+SELECT
+    eg_employee.cycle_id,
+    eg_employee.employee_id,
+    eg_employee.department_id,
+    eg_employee.region,
+    coalesce(eg_employee.manager_id, '(none)') AS group_id,
+    coalesce(eg_manager.name, eg_employee.manager_id, '(no manager)') AS group_name
+FROM employee_units AS eg_employee
+LEFT JOIN employees AS eg_manager ON eg_manager.cycle_id = eg_employee.cycle_id AND eg_manager.employee_id = eg_employee.manager_id
+WHERE group_by = 'manager';
 
 -- Each goal of a cycle with every ancestor (itself at steps 0), following parent links within
 -- the cycle only (a parent that is missing or in another cycle is not followed). The top
