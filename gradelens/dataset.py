@@ -108,6 +108,7 @@ class Dataset:
         _create_policy_tables(con, self.policy)
         con.execute(DEFINITIONS_SQL.read_text(encoding="utf-8"))
         derived.attach_owners(con, derived_folder)
+        derived.attach_people(con, derived_folder)
         return con
 
     def _create_table_view(self, con: duckdb.DuckDBPyConnection, table: Table, files: list[Path]) -> None:

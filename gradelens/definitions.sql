@@ -54,6 +54,25 @@ SELECT
 FROM employees AS e
 LEFT JOIN unit_lookup AS unit ON unit.unit_id = e.unit_id;
 
+-- Everyone with a grade, with the unit attributes the grade questions group and filter by:
+-- grades joined to employee_units. Every multi-cycle grade and appeal question starts with this
+-- join (1.6M x 1.6M rows at 200,000 employees x 8 cycles), so gradelens/derived.py writes it
+-- once per data version and replaces this view with those rows.
+CREATE VIEW graded_people AS
+SELECT
+    g.cycle_id,
+    g.employee_id,
+    u.name,
+    g.proposed_grade,
+    g.final_grade,
+    u.department_id,
+    u.department,
+    u.region,
+    u.job_level,
+    u.manager_id
+FROM grades AS g
+JOIN employee_units AS u USING (cycle_id, employee_id);
+
 -- The goals of one cycle with their latest actual up to `until_date` (NULL: the cycle's end) and
 -- their attainment. Actuals dated outside the cycle are ignored (cycle_actuals, gradelens/derived.py).
 -- At the cycle's end the latest actuals come precomputed (goal_end_actuals); DuckDB drops the
@@ -197,6 +216,31 @@ SELECT
     coalesce(eg_manager.name, eg_employee.manager_id, '(no manager)') AS group_name
 FROM employee_units AS eg_employee
 LEFT JOIN employees AS eg_manager ON eg_manager.cycle_id = eg_employee.cycle_id AND eg_manager.employee_id = eg_employee.manager_id
+WHERE group_by = 'manager';
+
+-- graded_people with the group of employee_groups(group_by): the grade questions' population.
+CREATE MACRO graded_groups(group_by) AS TABLE
+SELECT
+    gg_person.*,
+    coalesce(CASE group_by
+        WHEN 'department' THEN gg_person.department_id
+        WHEN 'region' THEN gg_person.region
+        WHEN 'job_level' THEN gg_person.job_level
+    END, '(none)') AS group_id,
+    CASE group_by
+        WHEN 'department' THEN gg_person.department
+        WHEN 'region' THEN coalesce(gg_person.region, '(no region)')
+        WHEN 'job_level' THEN coalesce(gg_person.job_level, '(no job level)')
+    END AS group_name
+FROM graded_people AS gg_person
+WHERE group_by <> 'manager'
+UNION ALL
+SELECT
+    gg_person.*,
+    coalesce(gg_person.manager_id, '(none)') AS group_id,
+    coalesce(gg_manager.name, gg_person.manager_id, '(no manager)') AS group_name
+FROM graded_people AS gg_person
+LEFT JOIN employees AS gg_manager ON gg_manager.cycle_id = gg_person.cycle_id AND gg_manager.employee_id = gg_person.manager_id
 WHERE group_by = 'manager';
 
 -- Each goal of a cycle with every ancestor (itself at steps 0), following parent links within

@@ -9,9 +9,12 @@ so it is written once, when the data changes (`gradelens demo`, `gradelens impor
         one row per goal with an actual dated within its cycle: the latest (actual, actual_as_of)
     _derived/<fingerprint>/owner_end_attainment/cycle_id=<id>/part-0.parquet
         each owner's weighted attainment at the cycle's end (definitions.sql, owner_attainment)
+    _derived/<fingerprint>/graded_people/cycle_id=<id>/part-0.parquet
+        grades joined to employees and their units (definitions.sql, graded_people): the start of
+        every multi-cycle grade and appeal question
 
-The folder name is the fingerprint of what they were computed from (the files of cycles,
-goals and kpi_actuals, and the policy's attainment cap), so a stale copy is never used: when
+The folder name is the fingerprint of what they were computed from (the files of the SOURCES
+tables and the policy's attainment cap), so a stale copy is never used: when
 it does not match, `attach_actuals` / `attach_owners` define the same relations as views over
 the raw tables (correct, slower) and the data page says so. Only attainment as of a cycle's
 end reads them; an earlier as-of date reads the actuals themselves, which imports and the
@@ -32,9 +35,9 @@ from gradelens.errors import GradelensError
 from gradelens.i18n import t
 
 DERIVED = "_derived"
-SOURCES = ("cycles", "goals", "kpi_actuals")
+SOURCES = ("cycles", "goals", "kpi_actuals", "employees", "org_units", "grades")
 """The tables the derived ones are computed from; a change to any other leaves them valid."""
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 """Part of the fingerprint: bump it when what is derived changes, so old copies are ignored."""
 
 GOAL_END_ACTUALS_SQL = """
@@ -64,8 +67,8 @@ def current_folder(dataset_dir: Path, attainment_cap: float | None = None) -> Pa
 
 
 def stale(dataset) -> bool:
-    """Whether a Dataset with goals and actuals lacks current derived tables (the Data page says so)."""
-    has_sources = "goals" in dataset.present and "kpi_actuals" in dataset.present
+    """Whether a Dataset with any source table lacks current derived tables (the Data page says so)."""
+    has_sources = any(name in dataset.present for name in SOURCES)
     return has_sources and current_folder(dataset.path, dataset.policy.attainment_cap) is None
 
 
@@ -106,6 +109,18 @@ def attach_owners(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
         ).create_view("owner_end_attainment", replace=True)
 
 
+def attach_people(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
+    """Point `graded_people` at the derived `folder`'s rows; run after definitions.sql."""
+    files = _files(folder, "graded_people")
+    if files:  # replaces definitions.sql's view joining grades to employee_units
+        con.read_parquet(files, hive_partitioning=True).project(
+            "CAST(cycle_id AS VARCHAR) AS cycle_id, CAST(employee_id AS VARCHAR) AS employee_id, CAST(name AS VARCHAR) AS name, "
+            "CAST(proposed_grade AS VARCHAR) AS proposed_grade, CAST(final_grade AS VARCHAR) AS final_grade, "
+            "CAST(department_id AS VARCHAR) AS department_id, CAST(department AS VARCHAR) AS department, "
+            "CAST(region AS VARCHAR) AS region, CAST(job_level AS VARCHAR) AS job_level, CAST(manager_id AS VARCHAR) AS manager_id"
+        ).create_view("graded_people", replace=True)
+
+
 def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None = None) -> Path:
     """Compute the derived tables for the dataset as it is now; returns their folder.
 
@@ -127,7 +142,9 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
     try:
         # Computed from the raw tables only (use_derived=False), never from older derived files.
         with dataset.cursor(use_derived=False) as con:
-            for fraction, name, key in ((0.1, "goal_end_actuals", "goal_id"), (0.6, "owner_end_attainment", "owner_type, owner_id")):
+            tables = ((0.1, "goal_end_actuals", "goal_id"), (0.5, "owner_end_attainment", "owner_type, owner_id"),
+                      (0.8, "graded_people", "employee_id"))
+            for fraction, name, key in tables:
                 report(fraction, t("derived.computing", table=name))
                 out = work / name
                 out.mkdir(parents=True)

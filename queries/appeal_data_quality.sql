@@ -10,18 +10,33 @@
 -- appeals of unknown employees or cycles belong to no department).
 -- @needs cycles, employees, grades, appeals
 -- @returns appeal_id, cycle_id, employee_id, status, filed_on, resolved_on, problem, excluded_from
-WITH checked AS (
+WITH appellants AS (
+    SELECT DISTINCT cycle_id, employee_id FROM appeals
+),
+-- Employees and grades of the appellants only: a semi join against the few appellants scans
+-- the big tables once, where a left join from appeals built hash tables of every employee.
+known AS (
+    SELECT e.cycle_id, e.employee_id, unit.department_id
+    FROM employees AS e
+    SEMI JOIN appellants AS p ON p.cycle_id = e.cycle_id AND p.employee_id = e.employee_id
+    LEFT JOIN unit_lookup AS unit ON unit.unit_id = e.unit_id
+),
+graded AS (
+    SELECT DISTINCT g.cycle_id, g.employee_id
+    FROM grades AS g
+    SEMI JOIN appellants AS p ON p.cycle_id = g.cycle_id AND p.employee_id = g.employee_id
+),
+checked AS (
     SELECT
         a.*,
         c.cycle_id IS NOT NULL AS known_cycle,
-        e.employee_id IS NOT NULL AS known_employee,
+        u.employee_id IS NOT NULL AS known_employee,
         g.employee_id IS NOT NULL AS graded,
         u.department_id AS employee_department_id
     FROM appeals AS a
     LEFT JOIN cycles AS c ON c.cycle_id = a.cycle_id
-    LEFT JOIN employees AS e ON e.cycle_id = a.cycle_id AND e.employee_id = a.employee_id
-    LEFT JOIN grades AS g ON g.cycle_id = a.cycle_id AND g.employee_id = a.employee_id
-    LEFT JOIN employee_units AS u ON u.cycle_id = a.cycle_id AND u.employee_id = a.employee_id
+    LEFT JOIN known AS u ON u.cycle_id = a.cycle_id AND u.employee_id = a.employee_id
+    LEFT JOIN graded AS g ON g.cycle_id = a.cycle_id AND g.employee_id = a.employee_id
 ),
 problems AS (
     SELECT *, 'unknown_cycle' AS problem, 'all' AS excluded_from, 1 AS problem_order

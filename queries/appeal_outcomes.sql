@@ -11,11 +11,10 @@
 -- @returns reason, status, appeals, grade_raised, grade_lowered
 WITH population AS (
     SELECT g.cycle_id, g.employee_id
-    FROM grades AS g
-    JOIN employee_units AS u USING (cycle_id, employee_id)
+    FROM graded_people AS g
     WHERE g.cycle_id = $cycle
-      AND ($department IS NULL OR u.department_id = $department)
-      AND ($region IS NULL OR u.region = $region)
+      AND ($department IS NULL OR g.department_id = $department)
+      AND ($region IS NULL OR g.region = $region)
 )
 SELECT
     a.reason,

@@ -19,12 +19,11 @@
 -- @returns cycle_id, cycle_name, group_id, group_name, graded, appeals, appeal_rate, open, upheld, partially_upheld, rejected, withdrawn, resolved, upheld_share, grade_raised, grade_lowered, timed, median_days_to_resolve, p90_days_to_resolve
 WITH population AS (
     SELECT g.cycle_id, g.employee_id, coalesce(g.final_grade, g.proposed_grade) AS grade,
-           u.department_id, u.department, u.region
-    FROM grades AS g
-    JOIN employee_units AS u USING (cycle_id, employee_id)
+           g.department_id, g.department, g.region
+    FROM graded_people AS g
     JOIN cycles AS c USING (cycle_id)
-    WHERE ($department IS NULL OR u.department_id = $department)
-      AND ($region IS NULL OR u.region = $region)
+    WHERE ($department IS NULL OR g.department_id = $department)
+      AND ($region IS NULL OR g.region = $region)
 ),
 counted AS (
     SELECT

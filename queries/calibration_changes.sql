@@ -10,19 +10,17 @@
 -- @privacy aggregate count=graded
 -- @returns group_id, group_name, graded, moved_up, moved_down, unchanged, share_up, share_down, share_unchanged, pending, net_steps_up
 WITH members AS (
-    SELECT employee_id, group_id, group_name
-    FROM employee_groups($group_by)
+    SELECT group_id, group_name, proposed_grade, final_grade
+    FROM graded_groups($group_by)
     WHERE cycle_id = $cycle
       AND ($department IS NULL OR department_id = $department)
       AND ($region IS NULL OR region = $region)
 ),
 ranked AS (
     SELECT m.group_id, m.group_name, proposed.grade_rank AS proposed_rank, final.grade_rank AS final_rank
-    FROM grades AS g
-    JOIN members AS m ON m.employee_id = g.employee_id
-    JOIN policy_grades AS proposed ON proposed.grade = g.proposed_grade
-    LEFT JOIN policy_grades AS final ON final.grade = g.final_grade
-    WHERE g.cycle_id = $cycle
+    FROM members AS m
+    JOIN policy_grades AS proposed ON proposed.grade = m.proposed_grade
+    LEFT JOIN policy_grades AS final ON final.grade = m.final_grade
 ),
 counted AS (
     SELECT

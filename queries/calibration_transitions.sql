@@ -11,18 +11,17 @@
 -- @privacy aggregate count=employees
 -- @returns proposed_grade, final_grade, employees, share_of_proposed, proposed_rank, final_rank
 WITH members AS (
-    SELECT employee_id, group_id, group_name
-    FROM employee_groups($group_by)
+    SELECT group_id, group_name, proposed_grade, final_grade
+    FROM graded_groups($group_by)
     WHERE cycle_id = $cycle
       AND ($department IS NULL OR department_id = $department)
       AND ($region IS NULL OR region = $region)
 ),
 moved AS (
-    SELECT g.proposed_grade, g.final_grade, count(*) AS employees
-    FROM grades AS g
-    JOIN members AS m ON m.employee_id = g.employee_id
-    WHERE g.cycle_id = $cycle AND ($group_id IS NULL OR m.group_id = $group_id)
-    GROUP BY g.proposed_grade, g.final_grade
+    SELECT m.proposed_grade, m.final_grade, count(*) AS employees
+    FROM members AS m
+    WHERE $group_id IS NULL OR m.group_id = $group_id
+    GROUP BY m.proposed_grade, m.final_grade
 ),
 pairs AS (
     SELECT

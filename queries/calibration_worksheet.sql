@@ -17,18 +17,16 @@
 -- @privacy aggregate count=employees by=group_id
 -- @returns group_id, group_name, grade, actual, guideline, gap, grade_rank, employees, target_share, rule, cumulative_actual, cumulative_guideline, outside_guideline
 WITH members AS (
-    SELECT employee_id, group_id, group_name
-    FROM employee_groups($group_by)
+    SELECT group_id, group_name, proposed_grade, final_grade
+    FROM graded_groups($group_by)
     WHERE cycle_id = $cycle
       AND ($department IS NULL OR department_id = $department)
       AND ($region IS NULL OR region = $region)
 ),
 graded AS (
     SELECT m.group_id, m.group_name, p.grade
-    FROM grades AS g
-    JOIN members AS m ON m.employee_id = g.employee_id
-    JOIN policy_grades AS p ON p.grade = CASE WHEN $stage = 'final' THEN g.final_grade ELSE g.proposed_grade END
-    WHERE g.cycle_id = $cycle
+    FROM members AS m
+    JOIN policy_grades AS p ON p.grade = CASE WHEN $stage = 'final' THEN m.final_grade ELSE m.proposed_grade END
 ),
 groups AS (
     SELECT group_id, min(group_name) AS group_name, count(*) AS employees FROM graded GROUP BY group_id

@@ -8,17 +8,12 @@
 -- @needs grades, employees
 -- @privacy aggregate count=employees within=cycle_id,group_id
 -- @returns cycle_id, group_id, group_name, grade, employees, grade_rank, target_share
-WITH members AS (
-    SELECT cycle_id, employee_id, group_id, group_name
-    FROM employee_groups($group_by)
-    WHERE ($department IS NULL OR department_id = $department)
-      AND ($region IS NULL OR region = $region)
-),
-graded AS (
+WITH graded AS (
     SELECT m.cycle_id, m.group_id, m.group_name, p.grade
-    FROM grades AS g
-    JOIN members AS m ON m.cycle_id = g.cycle_id AND m.employee_id = g.employee_id
-    JOIN policy_grades AS p ON p.grade = CASE WHEN $stage = 'final' THEN g.final_grade ELSE g.proposed_grade END
+    FROM graded_groups($group_by) AS m
+    JOIN policy_grades AS p ON p.grade = CASE WHEN $stage = 'final' THEN m.final_grade ELSE m.proposed_grade END
+    WHERE ($department IS NULL OR m.department_id = $department)
+      AND ($region IS NULL OR m.region = $region)
 ),
 groups AS (
     SELECT cycle_id, group_id, min(group_name) AS group_name FROM graded GROUP BY cycle_id, group_id

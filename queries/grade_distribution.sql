@@ -12,17 +12,15 @@
 -- @privacy aggregate count=group_employees by=group_id
 -- @returns group_id, group_name, grade, employees, share, target_share, grade_rank, group_employees, expected
 WITH members AS (
-    SELECT employee_id, group_id, group_name
-    FROM employee_groups($group_by)
+    SELECT group_id, group_name, proposed_grade, final_grade
+    FROM graded_groups($group_by)
     WHERE cycle_id = $cycle
       AND ($department IS NULL OR department_id = $department)
       AND ($region IS NULL OR region = $region)
 ),
 graded AS (
-    SELECT m.group_id, m.group_name, CASE WHEN $stage = 'final' THEN g.final_grade ELSE g.proposed_grade END AS grade
-    FROM grades AS g
-    JOIN members AS m ON m.employee_id = g.employee_id
-    WHERE g.cycle_id = $cycle
+    SELECT m.group_id, m.group_name, CASE WHEN $stage = 'final' THEN m.final_grade ELSE m.proposed_grade END AS grade
+    FROM members AS m
 ),
 groups AS (
     SELECT group_id, min(group_name) AS group_name, count(*) AS group_employees

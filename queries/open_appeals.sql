@@ -14,8 +14,7 @@
 WITH counted AS (
     SELECT a.*, u.name AS employee_name, u.department_id, u.department, u.region
     FROM appeals AS a
-    JOIN grades AS g USING (cycle_id, employee_id)
-    JOIN employee_units AS u USING (cycle_id, employee_id)
+    JOIN graded_people AS u USING (cycle_id, employee_id)
     JOIN cycles AS c USING (cycle_id)
     WHERE a.filed_on IS NOT NULL
       AND (a.status = 'open'

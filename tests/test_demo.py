@@ -81,7 +81,8 @@ def all_files(folder: Path) -> dict[str, bytes]:
 def test_the_folder_holds_one_parquet_file_per_table_a_partition_per_cycle_and_the_manifest(demo_dir, manifest):
     expected = {f"{table}.parquet" for table in FLAT_TABLES} | {MANIFEST_FILE, "_derived/*/complete"} | {
         f"{table}/cycle_id={cycle_id}/part-0.parquet"
-        for table in ("ratings", "kpi_actuals", "_derived/*/goal_end_actuals", "_derived/*/owner_end_attainment")
+        for table in ("ratings", "kpi_actuals", "_derived/*/goal_end_actuals", "_derived/*/owner_end_attainment",
+                      "_derived/*/graded_people")
         for cycle_id in manifest.cycle_ids
     }
     assert set(all_files(demo_dir)) == expected

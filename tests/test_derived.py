@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,11 @@ ATTAINMENT_QUERIES = [
     name for name, query in all_queries().items()
     if "kpi_actuals" in (query.sql or "") or any(p.name == "as_of" for p in query.params)
 ] + ["attainment_trend_by_cycle", "goal_cascade", "attainment_headline"]
+
+
+GRADED_QUERIES = sorted(
+    name for name, query in all_queries().items() if re.search(r"\bgraded_(people|groups)\b", query.sql or "")
+)
 
 
 def partitioned_copy(source: Path, target: Path) -> Path:
@@ -74,6 +80,36 @@ def test_every_attainment_query_answers_the_same_in_every_layout(layouts, name, 
     expected = answers(layouts["flat"], name, **params)
     for kind in ("partitioned", "prepared"):
         pd.testing.assert_frame_equal(answers(layouts[kind], name, **params), expected, check_exact=False, rtol=1e-12)
+
+
+def test_the_grade_and_appeal_queries_read_the_derived_graded_people():
+    assert {"grade_cycle_counts", "grade_distribution", "calibration_worksheet", "appeal_trends", "open_appeals"} <= set(GRADED_QUERIES)
+
+
+@pytest.mark.parametrize("name", GRADED_QUERIES)
+def test_every_grade_and_appeal_query_answers_the_same_in_every_layout(layouts, name):
+    query = all_queries()[name]
+    if any(p.required for p in query.params):
+        pytest.skip(f"{name} needs a required parameter")
+    # Every grouping, so the manager branch of graded_groups (names from employees) is covered too.
+    group_by = next((p for p in query.params if p.name == "group_by"), None)
+    for params in ({"group_by": value} for value in group_by.choices) if group_by else [{}]:
+        expected = answers(layouts["flat"], name, **params)
+        assert len(expected), (name, params)  # the tiny company has grades and appeals in every grouping
+        pd.testing.assert_frame_equal(answers(layouts["prepared"], name, **params), expected, check_exact=False, rtol=1e-12)
+
+
+def test_a_changed_grades_file_is_not_answered_from_stale_graded_people(tmp_path):
+    folder = write_dataset(tmp_path / "ds", tiny_company_tables())
+    derived.build(folder)
+    before = answers(folder, "grade_cycle_counts")
+    grades = pq.read_table(folder / "grades.parquet").to_pandas()
+    grades["final_grade"] = "D"  # a corrected file copied in by hand
+    pq.write_table(pa.Table.from_pandas(grades, schema=pq.read_schema(folder / "grades.parquet"), preserve_index=False),
+                   folder / "grades.parquet")
+    assert derived.current_folder(folder) is None
+    after = answers(folder, "grade_cycle_counts")
+    assert set(after.loc[after["employees"] > 0, "grade"]) == {"D"} and not after.equals(before)
 
 
 def test_stale_derived_tables_are_ignored_and_the_new_actuals_counted(tmp_path):
