@@ -115,19 +115,6 @@ def appeal_trends(folder: Path) -> pd.DataFrame:
     return out.rename(columns={"name": "cycle_name"}).sort_values(["start_date", "cycle_id"]).reset_index(drop=True)
 
 
-def overview_counts(folder: Path) -> pd.DataFrame:
-    """The head-count figures of overview_headline (latest cycle, whole company); not attainment."""
-    cycle = latest_cycle(read(folder, "cycles", ["cycle_id", "start_date"]))
-    people = read(folder, "employees", ["cycle_id", "employee_id"])
-    people = people[people["cycle_id"] == cycle][["employee_id"]]
-    grades = read(folder, "grades", ["cycle_id", "employee_id", "final_grade"])
-    grades = grades[grades["cycle_id"] == cycle].merge(people, on="employee_id")
-    appeals = read(folder, "appeals", ["cycle_id", "employee_id", "status"])
-    appeals = appeals[appeals["cycle_id"] == cycle].merge(people, on="employee_id")
-    return pd.DataFrame([{"employees": len(people), "graded": len(grades), "calibrated": int(grades["final_grade"].notna().sum()),
-                          "appeals": len(appeals), "open_appeals": int((appeals["status"] == "open").sum())}])
-
-
 # ---------------------------------------------------------------- attainment (docs/methods.md, "Goal attainment")
 
 
@@ -218,7 +205,28 @@ def attainment_headline(folder: Path) -> pd.DataFrame:
     return out
 
 
-BASELINES = {"grade_distribution": grade_distribution, "appeal_trends": appeal_trends, "overview_counts": overview_counts,
+def overview_headline(folder: Path) -> pd.DataFrame:
+    """overview_headline, latest cycle at its end, whole company: head-counts, the employees' mean
+    attainment and the company goals' attainment, grading progress and appeals."""
+    cycles = cycle_dates(folder)
+    cycle, end = cycles["cycle_id"].iloc[-1], cycles["end_date"].iloc[-1]
+    people = read(folder, "employees", ["cycle_id", "employee_id"])
+    people = people[people["cycle_id"] == cycle][["employee_id"]]
+    owners = owner_attainment(goal_attainment(folder, cycle, end, read_actuals(folder)))
+    attained = people.merge(owners[owners["owner_type"] == "employee"], left_on="employee_id", right_on="owner_id")
+    grades = read(folder, "grades", ["cycle_id", "employee_id", "final_grade"])
+    grades = grades[grades["cycle_id"] == cycle].merge(people, on="employee_id")
+    appeals = read(folder, "appeals", ["cycle_id", "employee_id", "status"])
+    appeals = appeals[appeals["cycle_id"] == cycle].merge(people, on="employee_id")
+    return pd.DataFrame([{
+        "employees": len(people), "employees_with_attainment": len(attained), "attainment": attained["attainment"].mean(),
+        "company_goal_attainment": owners.loc[owners["owner_type"] == "company", "attainment"].mean(),
+        "graded": len(grades), "calibrated": int(grades["final_grade"].notna().sum()),
+        "appeals": len(appeals), "open_appeals": int((appeals["status"] == "open").sum()),
+    }])
+
+
+BASELINES = {"grade_distribution": grade_distribution, "appeal_trends": appeal_trends, "overview_headline": overview_headline,
              "attainment_by_department": attainment_by_department, "attainment_headline": attainment_headline}
 
 # baseline -> (named query, params, compared numeric columns, key columns)
@@ -231,7 +239,8 @@ SQL_EQUIVALENTS = {
                        "resolved", "upheld_share", "grade_raised", "grade_lowered", "timed",
                        "median_days_to_resolve", "p90_days_to_resolve"],
                       ["cycle_id"]),
-    "overview_counts": ("overview_headline", {}, ["employees", "graded", "calibrated", "appeals", "open_appeals"], []),
+    "overview_headline": ("overview_headline", {}, ["employees", "employees_with_attainment", "attainment", "company_goal_attainment",
+                                                    "graded", "calibrated", "appeals", "open_appeals"], []),
     "attainment_by_department": ("attainment_by_department", {},
                                  ["employees", "employees_with_attainment", "attainment", "department_goal_attainment"],
                                  ["department_id", "department"]),

@@ -17,7 +17,7 @@ For each size:
    threads) are recorded; the child's peak RSS (ru_maxrss) is reported;
 3. the pandas baseline, in its own child process: pd.read_parquet of the same files, merges and
    groupby for grade_distribution (group_by department), appeal_trends (group_by none), the
-   overview_headline counts (employees, graded, calibrated, appeals, open appeals),
+   overview_headline (head-counts, attainment, grading progress, appeals),
    attainment_by_department and attainment_headline (latest cycle at its end, and the cycle
    before; latest actual per goal, owner roll-up); timed the same way (each run re-reads the
    Parquet files, as an analyst's notebook would), with its peak RSS. At the smallest size the
