@@ -251,12 +251,30 @@ def _choose(key: str, options: list[str], url_value: str | None, default: str) -
         st.session_state[key] = default
 
 
+def _leave_pages_folder_mode() -> None:
+    """Rerun through app.py when Streamlit ran this page without it.
+
+    A page URL opened as the first visit to a fresh server is run by Streamlit's old
+    multipage mode: a `pages/` folder beside app.py makes it run the page file directly with a
+    menu of file names, until some run calls st.navigation (which turns that mode off for the
+    whole server). Turning it off here and rerunning runs app.py, whose navigation serves the
+    same page (same URL path) with the app's menu. Streamlit keeps the mode in a class
+    attribute of PagesManager; if that name goes away in an upgrade, this does nothing.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def sidebar_filters() -> Filters:
     """Render the dataset and filter widgets; store and return the selection.
 
     Every page calls this first (not app.py: AppTest reruns a page without its entry point).
     When no dataset can be opened it explains why and stops the page.
     """
+    _leave_pages_folder_mode()
     url = st.query_params
     _choose("lang", list(LANGUAGES), url.get("lang"), normalise(st.context.locale))
     with st.sidebar:

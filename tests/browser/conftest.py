@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -104,22 +105,22 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(browser, demo_dir) -> str:
-    """The app served on a free local port; its base URL. Output goes to artifacts/browser-server.log."""
+@contextmanager
+def running_app(data: Path, log_path: Path):
+    """`streamlit run app.py` on `data` at a free local port, yielding its base URL; stopped after."""
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    env = {**os.environ, "GRADELENS_DATA": str(demo_dir), "GRADELENS_I18N_STRICT": "1"}
+    env = {**os.environ, "GRADELENS_DATA": str(data), "GRADELENS_I18N_STRICT": "1"}
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", "--server.runOnSave", "false",
     ]
-    with SERVER_LOG.open("w") as log:
+    with log_path.open("w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_health(base_url, process)
+        _wait_for_health(base_url, process, log_path)
         yield base_url
     finally:
         process.terminate()
@@ -130,11 +131,25 @@ def server(browser, demo_dir) -> str:
             process.wait()
 
 
-def _wait_for_health(base_url: str, process: subprocess.Popen, timeout_s: float = 60) -> None:
+@pytest.fixture(scope="session")
+def server(browser, demo_dir) -> str:
+    """The app served on a free local port; its base URL. Output goes to artifacts/browser-server.log."""
+    with running_app(demo_dir, SERVER_LOG) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def fresh_server(browser, demo_dir) -> str:
+    """A server of its own that no visitor has opened yet (artifacts/browser-fresh-server.log)."""
+    with running_app(demo_dir, ARTIFACTS / "browser-fresh-server.log") as base_url:
+        yield base_url
+
+
+def _wait_for_health(base_url: str, process: subprocess.Popen, log_path: Path, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"streamlit exited with {process.returncode} before answering:\n{_log_tail()}", pytrace=False)
+            pytest.fail(f"streamlit exited with {process.returncode} before answering:\n{_log_tail(log_path)}", pytrace=False)
         try:
             with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=1) as response:
                 if response.read().strip() == b"ok":
@@ -142,12 +157,12 @@ def _wait_for_health(base_url: str, process: subprocess.Popen, timeout_s: float 
         except OSError:
             pass
         time.sleep(0.1)
-    pytest.fail(f"streamlit did not answer {base_url}/_stcore/health within {timeout_s:.0f} s:\n{_log_tail()}",
+    pytest.fail(f"streamlit did not answer {base_url}/_stcore/health within {timeout_s:.0f} s:\n{_log_tail(log_path)}",
                 pytrace=False)
 
 
-def _log_tail(lines: int = 30) -> str:
-    return "\n".join(SERVER_LOG.read_text(errors="replace").splitlines()[-lines:])
+def _log_tail(log_path: Path, lines: int = 30) -> str:
+    return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
 @pytest.fixture

@@ -6,11 +6,14 @@ so a renamed message fails here with the missing key's name.
 """
 
 import csv
+from pathlib import Path
 
 import pytest
 
 from gradelens.i18n import t, value_label
 from gradelens.navigation import PAGES
+from tests.browser.app_page import AppPage
+from tests.browser.conftest import VIEWPORT
 from tests.tiny_company import tiny_company_tables, write_dataset
 
 LANGUAGE = t("common.sidebar_language", "en")
@@ -68,6 +71,20 @@ def test_the_sidebar_selection_survives_switching_pages_through_the_menu(app):
     assert app.title() == t("grades.title", "zh")
     assert app.selectbox_values() == chosen
     assert_no_problems(app)
+
+
+def test_a_page_address_opened_first_on_a_fresh_server_shows_the_apps_menu(browser, fresh_server):
+    """With pages/ beside app.py, Streamlit ran a page opened by its address before anyone had
+    opened / without app.py: a menu of file names (app, appeals, attainment...)."""
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US")
+    try:
+        app = AppPage(context.new_page(), fresh_server).watch()
+        app.open("grades", lang="en")
+        assert app.menu() == [t(f"{Path(page.path).stem}.title", "en") for page in PAGES]
+        assert app.title() == t("grades.title", "en")
+        assert_no_problems(app)
+    finally:
+        context.close()
 
 
 @not_yet("pages/attainment.py")
