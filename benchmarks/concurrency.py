@@ -64,7 +64,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]  # as tests/browser
 VIEWPORT = {"width": 1400, "height": 900}
 SETTLE_S = 0.3  # no new run within this long after one finished: the app is idle
-SETTLED = f"(since) => ({IDLE.strip()})(since) && ({DRAWN.strip()})()"
+# A run so quick that the frontend applied "running" and "notRunning" in one render never flips
+# the attribute the run counter watches (seen on the Data page under load: the view in the URL
+# had changed, no run was counted). The app writes the view into the URL on every run, so a
+# changed URL with the app idle also means the action's run is done; such updates are marked.
+SETTLED = f"""([since, url]) => (({IDLE.strip()})(since)
+  || (url && location.href !== url
+      && document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state') === 'notRunning'
+      && document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-connection-state') === 'CONNECTED'))
+  && ({DRAWN.strip()})()"""
 STATE = "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
 RUNS = "() => window.__gradelensRuns.finished"
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
@@ -159,18 +167,20 @@ class Session:
             return  # nothing outside is asked for; the browser tests check that separately
         self.console.append(f"console: {message.text} ({source})")
 
-    async def wait_settled(self, since: int) -> float:
-        """When the app was idle (the run after the `since`-th finished, charts drawn) and stayed
-        so for SETTLE_S; returns the perf_counter time it first looked idle in that last stretch."""
+    async def wait_settled(self, since: int, url: str) -> tuple[float, bool]:
+        """When the app was idle (the run after the `since`-th finished, or the URL no longer
+        `url`; charts drawn) and stayed so for SETTLE_S: the perf_counter time it first looked
+        idle in that last stretch, and whether no finished run was counted (see SETTLED)."""
         deadline = time.perf_counter() + self.timeout_ms / 1000
+        counted = since
         while True:
             left = max(1, int((deadline - time.perf_counter()) * 1000))
-            await self.page.wait_for_function(SETTLED, arg=since, timeout=left, polling=50)
+            await self.page.wait_for_function(SETTLED, arg=[since, url], timeout=left, polling=50)
             idle_at = time.perf_counter()
             since = await self.page.evaluate(RUNS)
             await self.page.wait_for_timeout(SETTLE_S * 1000)
             if await self.page.evaluate(RUNS) == since and await self.page.evaluate(STATE) == "notRunning":
-                return idle_at
+                return idle_at, since == counted
             if time.perf_counter() > deadline:
                 raise TimeoutError(f"the page kept rerunning for {self.timeout_ms / 1000:.0f} s")
 
@@ -183,18 +193,20 @@ class Session:
         page; False when it timed out (the journey then starts its next round)."""
         before = await self.url_state() if kind == "page" else {}
         since = 0 if kind == "open" else await self.page.evaluate(RUNS)
+        url = "" if kind == "open" else self.page.url  # a first visit must see its first run finish
         started = time.perf_counter()
         record = {"session": self.number, "kind": kind, "page": page_stem, "lang": self.lang, "detail": detail,
                   "at": time.time()}
         try:
             await act()
-            idle_at = await self.wait_settled(since)
+            idle_at, unseen = await self.wait_settled(since, url)
         except Exception as exc:  # Playwright's TimeoutError and our own: both are timeouts to report
             record["seconds"] = time.perf_counter() - started
             self.errors.append({**record, "error": "timeout", "message": f"{type(exc).__name__}: {str(exc)[:300]}",
                                 "state": await self.stuck_state(since)})
             return False
         record["seconds"] = idle_at - started
+        record["unseen_run"] = unseen
         self.updates.append(record)
         if kind == "page":
             # The sidebar selection (kept in the URL on every run) must survive a page switch.
@@ -360,7 +372,7 @@ def summarise(updates: list[dict]) -> dict:
     if not seconds:
         return {"updates": 0}
     return {"updates": len(seconds), "p50": statistics.median(seconds), "p95": percentile(seconds, 0.95),
-            "max": max(seconds), "mean": statistics.fmean(seconds)}
+            "max": max(seconds), "mean": statistics.fmean(seconds), "unseen_runs": sum(u.get("unseen_run", False) for u in updates)}
 
 
 def table(report: dict) -> str:
@@ -372,6 +384,7 @@ def table(report: dict) -> str:
              "| sessions | updates | errors | p50 s | p95 s | max s |", "|---:|---:|---:|---:|---:|---:|",
              f"| {report['sessions']} | {overall['updates']} | {report['error_count']} | {overall.get('p50', float('nan')):.2f} | "
              f"{overall.get('p95', float('nan')):.2f} | {overall.get('max', float('nan')):.2f} |", "",
+             f"Updates whose run was never seen running (done when the URL changed, see SETTLED): {overall.get('unseen_runs', 0)}", "",
              "| action | updates | p50 s | p95 s | max s |", "|---|---:|---:|---:|---:|"]
     for kind, figures in report["by_kind"].items():
         lines.append(f"| {kind} | {figures['updates']} | {figures['p50']:.2f} | {figures['p95']:.2f} | {figures['max']:.2f} |")
