@@ -9,9 +9,10 @@ from pathlib import Path
 import streamlit as st
 
 from gradelens.i18n import normalise, t
-from gradelens.navigation import PAGES
+from gradelens.navigation import ENTRY_MARK, PAGES
 
 st.set_page_config(page_title="gradelens", page_icon="📊", layout="wide")
+st.session_state[ENTRY_MARK] = True  # this session's pages run under this navigation
 
 # The menu speaks the page's language: the one chosen in the sidebar, else the URL's or the browser's.
 language = st.session_state.get("lang") or normalise(st.query_params.get("lang") or st.context.locale)

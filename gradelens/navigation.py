@@ -6,6 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+ENTRY_POINT = "app.py"
+ENTRY_MARK = "_gradelens_app_ran"
+"""Set in the session by app.py on every run: a page run without it was started by Streamlit's
+old pages-folder mode (gradelens.ui._leave_pages_folder_mode)."""
+
+
 @dataclass(frozen=True)
 class PageSpec:
     path: str  # relative to the project root

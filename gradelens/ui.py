@@ -21,6 +21,7 @@ from gradelens.config import DEMO_DIR, available_datasets, configured_data_dir, 
 from gradelens.dataset import Dataset, fingerprint, open_dataset
 from gradelens.errors import GradelensError
 from gradelens.i18n import LANGUAGES, localise_groups, normalise, t
+from gradelens.navigation import ENTRY_MARK, ENTRY_POINT
 from gradelens.privacy import COMPLEMENTARY, REASON_COLUMN, SMALL_GROUP
 from gradelens.queries import cycle_ids, run_query
 
@@ -254,18 +255,26 @@ def _choose(key: str, options: list[str], url_value: str | None, default: str) -
 def _leave_pages_folder_mode() -> None:
     """Rerun through app.py when Streamlit ran this page without it.
 
-    A page URL opened as the first visit to a fresh server is run by Streamlit's old
-    multipage mode: a `pages/` folder beside app.py makes it run the page file directly with a
-    menu of file names, until some run calls st.navigation (which turns that mode off for the
-    whole server). Turning it off here and rerunning runs app.py, whose navigation serves the
-    same page (same URL path) with the app's menu. Streamlit keeps the mode in a class
-    attribute of PagesManager; if that name goes away in an upgrade, this does nothing.
+    A page URL opened on a server that no one has opened / on yet, or by a session that began
+    while no one had, is run by Streamlit's old multipage mode: a `pages/` folder beside app.py
+    makes it run the page file directly under a menu of file names. app.py marks the session
+    (navigation.ENTRY_MARK) on every run; when the mark is missing on a server started with
+    app.py, turning that mode off and rerunning runs app.py, whose navigation serves the same
+    page (same URL path) with the app's menu. Once per session, so it can never loop. Streamlit
+    keeps the mode in a class attribute of PagesManager; without it, the rerun alone is tried.
     """
     from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    if getattr(PagesManager, "uses_pages_directory", False):
+    ctx = get_script_run_ctx()
+    if ctx is None or Path(ctx.main_script_path).name != ENTRY_POINT:  # AppTest runs a page as the main script
+        return
+    if st.session_state.get(ENTRY_MARK) or st.session_state.get("_gradelens_rerouted"):
+        return
+    st.session_state["_gradelens_rerouted"] = True
+    if hasattr(PagesManager, "uses_pages_directory"):
         PagesManager.uses_pages_directory = False
-        st.rerun()
+    st.rerun()
 
 
 def sidebar_filters() -> Filters:
