@@ -19,6 +19,16 @@ it does not match, `attach_actuals` / `attach_owners` define the same relations 
 the raw tables (correct, slower) and the data page says so. Only attainment as of a cycle's
 end reads them; an earlier as-of date reads the actuals themselves, which imports and the
 demo write partitioned by their goal's cycle.
+
+The rater-leniency fits of the default role (manager) for every cycle are stored beside them,
+
+    _derived/<fingerprint>/leniency/<leniency fingerprint>/leniency_{raters,pairs,fits}/cycle_id=<id>/
+        (gradelens/analyses/leniency.py, write_stored_fits, says what each holds)
+
+in a subfolder with its own fingerprint: the fits also depend on the ratings and the policy's
+dimension and rater weights, which the tables above do not, so a new ratings file refits the
+leniency model without recomputing the rest. Being inside the folder above, they are also never
+used with other actuals, goals, grades, people or cap.
 """
 
 from __future__ import annotations
@@ -39,6 +49,11 @@ SOURCES = ("cycles", "goals", "kpi_actuals", "employees", "org_units", "grades")
 """The tables the derived ones are computed from; a change to any other leaves them valid."""
 FORMAT_VERSION = "2"
 """Part of the fingerprint: bump it when what is derived changes, so old copies are ignored."""
+LENIENCY = "leniency"
+LENIENCY_SOURCES = ("ratings", "employees", "org_units")
+"""What the stored leniency fits depend on besides the attainment tables' sources."""
+LENIENCY_FORMAT_VERSION = "1"
+"""Part of the leniency fingerprint: bump it when the estimator or the stored tables change."""
 
 GOAL_END_ACTUALS_SQL = """
 SELECT a.cycle_id, a.goal_id, arg_max(a.actual, a.as_of) AS actual, max(a.as_of) AS actual_as_of
@@ -67,9 +82,29 @@ def current_folder(dataset_dir: Path, attainment_cap: float | None = None) -> Pa
 
 
 def stale(dataset) -> bool:
-    """Whether a Dataset with any source table lacks current derived tables (the Data page says so)."""
+    """Whether a Dataset with any source table, or with ratings, lacks current derived tables (the Data page says so)."""
     has_sources = any(name in dataset.present for name in SOURCES)
-    return has_sources and current_folder(dataset.path, dataset.policy.attainment_cap) is None
+    if has_sources and current_folder(dataset.path, dataset.policy.attainment_cap) is None:
+        return True
+    return "ratings" in dataset.present and leniency_folder(dataset.path, dataset.policy) is None
+
+
+def leniency_fingerprint(dataset_dir: Path, policy) -> str:
+    """Names, sizes and modification times of LENIENCY_SOURCES' files, the policy's weights, and the format version."""
+    from gradelens.dataset import files_fingerprint, table_files
+
+    paths = [p for name in LENIENCY_SOURCES for p in table_files(dataset_dir, name)]
+    weights = (sorted(policy.dimension_weights.items()), sorted(policy.rater_role_weights.items()))
+    return files_fingerprint(dataset_dir, paths, salt=f"{LENIENCY_FORMAT_VERSION}|{weights!r}")
+
+
+def leniency_folder(dataset_dir: Path, policy) -> Path | None:
+    """The stored leniency fits for the dataset as it is now (and this policy), or None."""
+    attainment = current_folder(dataset_dir, policy.attainment_cap)
+    if attainment is None:
+        return None
+    folder = attainment / LENIENCY / leniency_fingerprint(dataset_dir, policy)
+    return folder if (folder / "complete").is_file() else None
 
 
 def _files(folder: Path | None, name: str) -> list[str]:
@@ -136,6 +171,7 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
     root = dataset_dir / DERIVED
     target = root / fingerprint
     if (target / "complete").is_file():
+        _build_leniency(dataset_dir, target, report)
         return target
     root.mkdir(exist_ok=True)
     work = root / f".building-{uuid.uuid4().hex[:8]}"
@@ -163,8 +199,38 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
     _remove_old(root, keep=target)
+    _build_leniency(dataset_dir, target, report)
     report(1.0, t("derived.done"))
     return target
+
+
+def _build_leniency(dataset_dir: Path, attainment: Path, report: Callable[[float, str], None]) -> None:
+    """Store the leniency fits under the (current) attainment folder, unless current already."""
+    from gradelens.analyses.leniency import write_stored_fits
+    from gradelens.dataset import open_dataset
+
+    dataset = open_dataset(dataset_dir)  # opened now, so it reads the attainment tables just built
+    if "ratings" not in dataset.present:
+        return
+    root = attainment / LENIENCY
+    target = root / leniency_fingerprint(dataset_dir, dataset.policy)
+    if (target / "complete").is_file():
+        return
+    root.mkdir(exist_ok=True)
+    work = root / f".building-{uuid.uuid4().hex[:8]}"
+    try:
+        work.mkdir()
+        report(0.92, t("derived.computing", table="leniency_fits"))
+        write_stored_fits(dataset, work)
+        (work / "complete").write_text(f"format {LENIENCY_FORMAT_VERSION}\n", encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            work.rename(target)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    _remove_old(root, keep=target)
 
 
 def refresh(dataset_dir: str | Path) -> bool:

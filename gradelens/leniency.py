@@ -208,12 +208,20 @@ def _solve(d: _Design, theta_u: float, theta_v: float, direct: bool = True) -> _
     tu2, tv2 = theta_u * theta_u, theta_v * theta_v
     cvv = tv2 * d.ratee_count + 1.0
     ratio = tv2 / cvv  # theta_v^2 / (theta_v^2 n_j + 1)
-    own = tu2 * d.to_raters(ratio)  # the diagonal of theta_u^2 N diag(ratio) N' (each n_ij is 1)
-    s_diag = tu2 * d.rater_count + 1.0 - own
-    Q = theta_u * (d.X_Zu - np.stack([d.to_raters(row * ratio) for row in d.X_Zv]))  # p x raters
-    Pm = d.XX - (d.X_Zv * ratio) @ d.X_Zv.T
-    bu = theta_u * (d.Zu_y - d.to_raters(d.Zv_y * ratio))
-    bx = d.Xy - (d.X_Zv * ratio) @ d.Zv_y
+    if theta_v == 0.0:
+        # No ratee effects (as when no ratee has two raters): every term with `ratio` is
+        # exactly 0, so these are the general formulas below without the passes over the pairs.
+        own = np.zeros(d.n_raters)
+        s_diag = tu2 * d.rater_count + 1.0
+        Q, Pm = theta_u * d.X_Zu, d.XX
+        bu, bx = theta_u * d.Zu_y, d.Xy
+    else:
+        own = tu2 * d.to_raters(ratio)  # the diagonal of theta_u^2 N diag(ratio) N' (each n_ij is 1)
+        s_diag = tu2 * d.rater_count + 1.0 - own
+        Q = theta_u * (d.X_Zu - np.stack([d.to_raters(row * ratio) for row in d.X_Zv]))  # p x raters
+        Pm = d.XX - (d.X_Zv * ratio) @ d.X_Zv.T
+        bu = theta_u * (d.Zu_y - d.to_raters(d.Zv_y * ratio))
+        bx = d.Xy - (d.X_Zv * ratio) @ d.Zv_y
     rhs = np.column_stack([bu, Q.T])
 
     S = None
@@ -245,9 +253,14 @@ def _solve(d: _Design, theta_u: float, theta_v: float, direct: bool = True) -> _
     Pc = Pm - Q @ SiQt
     beta = np.linalg.solve(Pc, bx - Q @ Sibu) if d.p else np.zeros(0)
     u_star = Sibu - SiQt @ beta
-    v_star = theta_v * (d.Zv_y - d.X_Zv.T @ beta - theta_u * d.to_ratees(u_star)) / cvv
-    u, v = theta_u * u_star + 0.0, theta_v * v_star + 0.0  # + 0.0: no negative zeros when a ratio is 0
-    residual = d.y - d.X @ beta - u[d.rater] - v[d.ratee]
+    if theta_v == 0.0:  # v* and v are 0 (subtracting 0.0 changes no residual)
+        v_star = v = np.zeros(d.n_ratees)
+        residual = d.y - d.X @ beta - (theta_u * u_star + 0.0)[d.rater]
+    else:
+        v_star = theta_v * (d.Zv_y - d.X_Zv.T @ beta - theta_u * d.to_ratees(u_star)) / cvv
+        v = theta_v * v_star + 0.0
+        residual = d.y - d.X @ beta - (theta_u * u_star + 0.0)[d.rater] - v[d.ratee]
+    u = theta_u * u_star + 0.0  # + 0.0: no negative zeros when a ratio is 0
     prss = float(residual @ residual + u_star @ u_star + v_star @ v_star)
     logdet_fixed = float(np.linalg.slogdet(Pc)[1]) if d.p else 0.0
     return _Solution(beta, u, v, prss, float(np.log(cvv).sum()) + logdet_s, logdet_fixed, solver, S, s_diag, SiQt, Pc)

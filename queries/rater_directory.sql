@@ -10,10 +10,9 @@ SELECT employee_id AS person_id, name, department_id, department, region
 FROM employee_units
 WHERE cycle_id = $cycle AND ($department IS NULL OR department_id = $department)
 UNION ALL
-SELECT DISTINCT r.rater_id, r.rater_id, NULL, NULL, NULL
-FROM ratings AS r
-WHERE r.cycle_id = $cycle
-  AND $department IS NULL
-  AND r.rater_id IS NOT NULL
-  AND r.rater_id NOT IN (SELECT employee_id FROM employees WHERE cycle_id = $cycle)
+SELECT r.rater_id, r.rater_id, NULL, NULL, NULL
+FROM (  -- distinct first: the cycle's millions of ratings have far fewer raters to look up
+    SELECT DISTINCT rater_id FROM ratings WHERE cycle_id = $cycle AND $department IS NULL AND rater_id IS NOT NULL
+) AS r
+WHERE r.rater_id NOT IN (SELECT employee_id FROM employees WHERE cycle_id = $cycle)
 ORDER BY person_id;

@@ -65,13 +65,17 @@ def scalar(con, sql: str, params=None):
 
 
 def all_files(folder: Path) -> dict[str, bytes]:
-    """Every file by its path, the derived tables' folder (named by file mtimes) as `_derived/*`."""
+    """Every file by its path, the derived tables' folders (named by file mtimes) as `_derived/*`
+    and `_derived/*/leniency/*`."""
     files = {}
     for path in sorted(folder.rglob("*")):
         if path.is_file():
-            parts = path.relative_to(folder).parts
-            name = "/".join(("_derived", "*", *parts[2:]) if parts[0] == "_derived" else parts)
-            files[name] = path.read_bytes()
+            parts = list(path.relative_to(folder).parts)
+            if parts[0] == "_derived":
+                parts[1] = "*"
+                if len(parts) > 3 and parts[2] == "leniency":
+                    parts[3] = "*"
+            files["/".join(parts)] = path.read_bytes()
     return files
 
 
@@ -79,10 +83,11 @@ def all_files(folder: Path) -> dict[str, bytes]:
 
 
 def test_the_folder_holds_one_parquet_file_per_table_a_partition_per_cycle_and_the_manifest(demo_dir, manifest):
-    expected = {f"{table}.parquet" for table in FLAT_TABLES} | {MANIFEST_FILE, "_derived/*/complete"} | {
+    derived = ("_derived/*/goal_end_actuals", "_derived/*/owner_end_attainment", "_derived/*/graded_people",
+               "_derived/*/leniency/*/leniency_raters", "_derived/*/leniency/*/leniency_pairs", "_derived/*/leniency/*/leniency_fits")
+    expected = {f"{table}.parquet" for table in FLAT_TABLES} | {MANIFEST_FILE, "_derived/*/complete", "_derived/*/leniency/*/complete"} | {
         f"{table}/cycle_id={cycle_id}/part-0.parquet"
-        for table in ("ratings", "kpi_actuals", "_derived/*/goal_end_actuals", "_derived/*/owner_end_attainment",
-                      "_derived/*/graded_people")
+        for table in ("ratings", "kpi_actuals", *derived)
         for cycle_id in manifest.cycle_ids
     }
     assert set(all_files(demo_dir)) == expected

@@ -4,16 +4,22 @@ the pairs of queries/rater_pair_scores.sql, per cycle and rater role.
 One fit serves several questions (the ranked raters, a rater's history and ratees, the
 spread by department), so fits are memoised per (dataset folder, fingerprint, cycle, role):
 a changed dataset has a new fingerprint and is fitted afresh.
+
+The default role's fits (manager, every cycle) are also stored with the derived tables when
+the data changes (`write_stored_fits`, called by gradelens/derived.py); the queries read them
+when they are current, and give the same rows and values as fitting (tests/test_leniency_stored.py).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from gradelens import leniency
+from gradelens import derived, leniency
 from gradelens.dataset import Dataset
 from gradelens.errors import QueryError
 from gradelens.queries import cycle_ids, python_query, run_query
@@ -25,6 +31,8 @@ _FLAG_PARAMS = (
     "-- @param min_ratees int=5  Fewest ratees a rater needs to be flagged.\n"
 )
 FIT_CACHE_SIZE = 24
+STORED_ROLE = "manager"
+"""The role whose fits are stored for every cycle with the derived tables (the page's default)."""
 
 
 @python_query(
@@ -71,11 +79,24 @@ def rater_leniency(dataset: Dataset, cycle: str, role: str, threshold: float, mi
 def rater_leniency_history(dataset: Dataset, rater_id: str, role: str, threshold: float, min_ratees: int,
                            department: str | None) -> pd.DataFrame:
     rows = []
+    stored = _stored(dataset, role)
+    if stored is not None:
+        _check_flag_limits(threshold, min_ratees)
+        everyone = _read_stored(dataset, stored, "leniency_raters", "cycle_id, rater_id, department_id, " + _NUMBERS,
+                                "cycle_id IN (SELECT cycle_id FROM {table} WHERE rater_id = $rater_id)", {"rater_id": rater_id})
+        by_cycle = dict(tuple(everyone.groupby("cycle_id", sort=False))) if everyone is not None else {}
     for cycle in cycle_ids(dataset):
-        if department is not None and _department_of(_Keyed(dataset), cycle, rater_id) != department:
+        if stored is None:
+            if department is not None and _department_of(_Keyed(dataset), cycle, rater_id) != department:
+                continue
+            raters = _flagged_raters(dataset, cycle, role, threshold, min_ratees, named=False)
+        elif cycle in by_cycle:
+            raters = leniency.flag_raters(by_cycle[cycle].reset_index(drop=True), threshold=threshold, min_ratees=min_ratees)
+        else:
             continue
-        raters = _flagged_raters(dataset, cycle, role, threshold, min_ratees, named=False)
         mine = raters[raters["rater_id"] == rater_id]
+        if stored is not None and department is not None and len(mine) and mine["department_id"].iloc[0] != department:
+            continue
         if len(mine):
             rows.append(mine.assign(cycle_id=cycle))
     columns = ["cycle_id", "ratees", "raw_mean", "expected_mean", "effect", "se", "q_value", "flagged"]
@@ -97,15 +118,26 @@ def rater_leniency_history(dataset: Dataset, rater_id: str, role: str, threshold
     "-- @returns ratee_id, ratee_name, rater_role, attainment, score, expected_score, ratee_effect, rater_effect"
 )
 def rater_ratee_scores(dataset: Dataset, cycle: str, rater_id: str, role: str, department: str | None) -> pd.DataFrame:
-    keyed = _Keyed(dataset)
-    pairs = _fit(keyed, cycle, role).pairs
-    mine = pairs[pairs["rater_id"] == rater_id]
-    if department is not None:
-        mine = mine[_in_department(keyed, cycle, mine["rater_id"], department) & _in_department(keyed, cycle, mine["ratee_id"], department)]
-    names = _directory(keyed, cycle)["name"]
-    out = mine.assign(ratee_name=mine["ratee_id"].map(names).fillna(mine["ratee_id"]))
     columns = ["ratee_id", "ratee_name", "rater_role", "attainment", "score", "expected_score", "ratee_effect", "rater_effect"]
-    return out[columns].sort_values(["attainment", "ratee_id"], na_position="last").reset_index(drop=True)
+    stored = _stored(dataset, role)
+    mine = None
+    if stored is not None:
+        mine = _read_stored(dataset, stored, "leniency_pairs", ", ".join(columns) + ", rater_department_id, ratee_department_id",
+                            "cycle_id = $cycle AND rater_id = $rater_id", {"cycle": cycle, "rater_id": rater_id})
+        if mine is not None and mine.empty:
+            if (_stored_model(dataset, stored, cycle, None) or {}).get("pairs"):
+                # DuckDB gives no rows of text as object; a fitted cycle's pairs have str columns.
+                mine = mine.astype({c: "str" for c in mine.columns if mine[c].dtype == object})
+            else:  # a cycle without pairs: fitting it is cheap and gives exactly its empty frame
+                mine = None
+    if mine is None:
+        keyed = _Keyed(dataset)
+        pairs = _fit(keyed, cycle, role).pairs
+        mine = _name_pairs(pairs[pairs["rater_id"] == rater_id], _directory(keyed, cycle))
+    if department is not None:
+        mine = mine[(mine["rater_department_id"] == department).fillna(False).astype(bool)
+                    & (mine["ratee_department_id"] == department).fillna(False).astype(bool)]
+    return mine[columns].sort_values(["attainment", "ratee_id"], na_position="last").reset_index(drop=True)
 
 
 @python_query(
@@ -171,13 +203,24 @@ def department_spread(raters: pd.DataFrame) -> pd.DataFrame:
     "ratee_sd, residual_sd, ratee_effects_separate, variance_method, se_method, converged"
 )
 def rater_leniency_model(dataset: Dataset, cycle: str, role: str, department: str | None) -> pd.DataFrame:
-    keyed = _Keyed(dataset)
-    result = _fit(keyed, cycle, role)
+    stored = _stored(dataset, role)
+    row = None
+    if stored is not None:
+        row = _stored_model(dataset, stored, cycle, department)
+    if row is None:
+        keyed = _Keyed(dataset)
+        result = _fit(keyed, cycle, role)
+        pairs = result.pairs
+        if department is not None:
+            pairs = pairs[_in_department(keyed, cycle, pairs["rater_id"], department) & _in_department(keyed, cycle, pairs["ratee_id"], department)]
+        row = _model_row(result, pairs)
+    return pd.DataFrame([row])
+
+
+def _model_row(result: leniency.LeniencyResult, pairs: pd.DataFrame) -> dict[str, object]:
+    """The model query's row: counts over `pairs` (the whole cycle's or a department's), the rest from the fit."""
     fit = result.fit
-    pairs = result.pairs
-    if department is not None:
-        pairs = pairs[_in_department(keyed, cycle, pairs["rater_id"], department) & _in_department(keyed, cycle, pairs["ratee_id"], department)]
-    row = {
+    return {
         "pairs": len(pairs),
         "raters": int(pairs["rater_id"].nunique()),
         "ratees": int(pairs["ratee_id"].nunique()),
@@ -193,7 +236,6 @@ def rater_leniency_model(dataset: Dataset, cycle: str, role: str, department: st
         "se_method": fit.pev_method if fit else None,
         "converged": bool(fit.converged) if fit else True,
     }
-    return pd.DataFrame([row])
 
 
 # ----------------------------------------------------------------------------- fits
@@ -236,24 +278,127 @@ def _in_department(keyed: _Keyed, cycle: str, people: pd.Series, department: str
     return (departments == department).fillna(False).astype(bool)
 
 
-def _flagged_raters(dataset: Dataset, cycle: str, role: str, threshold: float, min_ratees: int, named: bool = True) -> pd.DataFrame:
-    """The fit's raters with q-values and flags; with `named`, their name, department and region."""
+def _check_flag_limits(threshold: float, min_ratees: int) -> None:
     if threshold < 0 or min_ratees < 1:
         raise QueryError("errors.leniency_flag_limits", threshold=threshold, min_ratees=min_ratees)
-    keyed = _Keyed(dataset)
-    raters = leniency.flag_raters(_fit(keyed, cycle, role).raters, threshold=threshold, min_ratees=min_ratees)
-    raters = raters.assign(direction=np.where(raters["effect"].to_numpy() < 0, "severe", "lenient"))
-    if not named:
-        return raters
-    people = _directory(keyed, cycle).reindex(raters["rater_id"])
+
+
+def _flagged_raters(dataset: Dataset, cycle: str, role: str, threshold: float, min_ratees: int, named: bool = True) -> pd.DataFrame:
+    """The fit's raters with q-values and flags; with `named`, their name, department and region."""
+    _check_flag_limits(threshold, min_ratees)
+    stored = _stored(dataset, role) if named else None
+    raters = None
+    if stored is not None:
+        raters = _read_stored(dataset, stored, "leniency_raters", _NAMED_COLUMNS, "cycle_id = $cycle", {"cycle": cycle})
+    if raters is None or raters.empty:  # not stored, or a cycle without raters (computed: the same empty frame, cheaply)
+        keyed = _Keyed(dataset)
+        raters = _fit(keyed, cycle, role).raters
+        if named:
+            raters = _name_raters(raters, _directory(keyed, cycle))
+    raters = leniency.flag_raters(raters, threshold=threshold, min_ratees=min_ratees)
+    return raters.assign(direction=np.where(raters["effect"].to_numpy() < 0, "severe", "lenient"))
+
+
+def _name_raters(raters: pd.DataFrame, directory: pd.DataFrame) -> pd.DataFrame:
+    """The fit's raters with their name (their id when unknown), department and region."""
+    people = directory.reindex(raters["rater_id"])
     raters = raters.assign(
         rater_name=np.where(people["name"].isna(), raters["rater_id"], people["name"]),
         department_id=people["department_id"].to_numpy(),
         department=people["department"].to_numpy(),
         region=people["region"].to_numpy(),
     )
-    columns = ["rater_id", "rater_name", "department_id", "department", "region", *leniency.RATER_COLUMNS[1:], "direction"]
-    return raters[columns]
+    return raters[["rater_id", "rater_name", "department_id", "department", "region", *leniency.RATER_COLUMNS[1:]]]
+
+
+def _name_pairs(pairs: pd.DataFrame, directory: pd.DataFrame) -> pd.DataFrame:
+    """The fit's pairs with the ratee's name (their id when unknown) and both people's departments."""
+    departments = directory["department_id"]
+    return pairs.assign(
+        ratee_name=pairs["ratee_id"].map(directory["name"]).fillna(pairs["ratee_id"]),
+        rater_department_id=pairs["rater_id"].map(departments),
+        ratee_department_id=pairs["ratee_id"].map(departments),
+    )
+
+
+# ----------------------------------------------------------------------------- stored fits
+
+_NUMBERS = "ratees, mean_attainment, raw_mean, expected_mean, effect, se, z, p_value, q_value, flagged"
+_NAMED_COLUMNS = "rater_id, rater_name, department_id, department, region, " + _NUMBERS
+_MODEL_TYPES: dict[str, Callable[[object], object]] = {
+    "pairs": int, "raters": int, "ratees": int, "mu": float, "beta": float, "attainment_adjusted": bool,
+    "attainment_coverage": float, "rater_sd": float, "ratee_sd": float, "residual_sd": float,
+    "ratee_effects_separate": bool, "variance_method": str, "se_method": str, "converged": bool,
+}
+
+
+def _stored(dataset: Dataset, role: str) -> Path | None:
+    """The folder of stored fits when they are current and hold `role`, else None (fit on demand)."""
+    if role != STORED_ROLE:
+        return None
+    return derived.leniency_folder(dataset.path, dataset.policy)
+
+
+def _read_stored(dataset: Dataset, folder: Path, table: str, columns: str, where: str, params: dict[str, object],
+                 order: str = "ORDER BY cycle_id, rater_id") -> pd.DataFrame | None:
+    """Rows of a stored table (`where` may refer to the table itself as {table}); None when it has no files."""
+    files = [str(f) for f in sorted((folder / table).rglob("*.parquet"))]
+    if not files:
+        return None
+    source = "read_parquet($files, hive_partitioning = true, hive_types = {'cycle_id': VARCHAR})"
+    sql = f"SELECT {columns} FROM {source} WHERE {where.format(table=source)} {order}"
+    with dataset.cursor() as con:
+        return con.execute(sql, {"files": files, **params}).df()
+
+
+def _stored_model(dataset: Dataset, folder: Path, cycle: str, department: str | None) -> dict[str, object] | None:
+    """The model query's row from the stored fit of `cycle`, or None when it is not stored."""
+    stored = _read_stored(dataset, folder, "leniency_fits", ", ".join(_MODEL_TYPES), "cycle_id = $cycle", {"cycle": cycle}, order="")
+    if stored is None or stored.empty:
+        return None
+    values = stored.iloc[0]
+    row = {name: None if pd.isna(values[name]) and convert is str else convert(values[name]) for name, convert in _MODEL_TYPES.items()}
+    if department is not None:
+        counts = _read_stored(
+            dataset, folder, "leniency_pairs", "count(*) AS pairs, count(DISTINCT rater_id) AS raters, count(DISTINCT ratee_id) AS ratees",
+            "cycle_id = $cycle AND rater_department_id = $department AND ratee_department_id = $department",
+            {"cycle": cycle, "department": department}, order="",
+        )
+        row.update({name: int(counts[name].iloc[0]) for name in ("pairs", "raters", "ratees")})
+    return row
+
+
+def write_stored_fits(dataset: Dataset, folder: Path, progress: Callable[[float], None] = lambda fraction: None) -> None:
+    """Fit the stored role for every cycle and write what the queries read to `folder`:
+
+        leniency_raters/cycle_id=<id>/   the fit's raters, named (unflagged: flags depend on the query's parameters)
+        leniency_pairs/cycle_id=<id>/    the fit's pairs with the ratee's name and both people's departments
+        leniency_fits/cycle_id=<id>/     the model query's row for the whole cycle (one per cycle, fitted or empty)
+
+    Fitted here exactly as on demand (rater_pair_scores, estimate_leniency, rater_directory),
+    one cycle at a time, so memory stays that of one fit.
+    """
+    cycles = cycle_ids(dataset)
+    with dataset.cursor() as con:
+        for done, cycle in enumerate(cycles):
+            result = leniency.estimate_leniency(run_query(dataset, "rater_pair_scores", {"cycle": cycle, "role": STORED_ROLE}))
+            directory = run_query(dataset, "rater_directory", {"cycle": cycle}).drop_duplicates("person_id").set_index("person_id")
+            tables = {
+                "leniency_raters": _name_raters(result.raters, directory),
+                "leniency_pairs": _name_pairs(result.pairs.drop(columns="dimensions"), directory),
+                "leniency_fits": pd.DataFrame([_model_row(result, result.pairs)]).astype({"variance_method": "str", "se_method": "str"}),
+            }
+            for name, frame in tables.items():
+                con.register("_stored_frame", frame.assign(cycle_id=cycle))
+                try:
+                    con.execute(
+                        "COPY (SELECT * FROM _stored_frame) TO $target (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), "
+                        "FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
+                        {"target": str(folder / name)},
+                    )
+                finally:
+                    con.unregister("_stored_frame")
+            progress((done + 1) / len(cycles))
 
 
 def _empty(columns: list[str], dtypes: dict[str, str]) -> pd.DataFrame:

@@ -1,0 +1,145 @@
+"""The manager fits stored with the derived tables (gradelens/derived.py, write_stored_fits):
+the named queries read them and answer exactly as fitting does, and a stored fit is never
+served once the ratings, the departments or the policy's weights have changed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gradelens import derived
+from gradelens.analyses import leniency as analyses
+from gradelens.dataset import open_dataset
+from gradelens.queries import cycle_ids, run_query
+from tests.leniency_fixture import contract_tables_from_pairs, leniency_company_tables, simulate_teams, three_managers_tables
+from tests.tiny_company import tiny_company_tables, write_dataset
+
+FIXTURES = {
+    "company": leniency_company_tables,  # two cycles, KPI data, a rater outside the manager role
+    "three": three_managers_tables,  # no KPI data, hand-computed effects
+    "tiny": tiny_company_tables,  # a cycle without manager ratings
+    "teams": lambda: contract_tables_from_pairs(simulate_teams(teams=30, team_size=8, peers=2, planted={3: 0.8, 7: -0.8}, seed=5).pairs),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(FIXTURES))
+def pair(request, tmp_path_factory):
+    """(computed, stored): the same dataset without and with the derived tables."""
+    root = tmp_path_factory.mktemp(request.param)
+    computed = write_dataset(root / "computed", FIXTURES[request.param]())
+    stored = root / "stored"
+    shutil.copytree(computed, stored)
+    derived.build(stored)
+    return open_dataset(computed), open_dataset(stored)
+
+
+def cases(dataset) -> list[tuple[str, dict]]:
+    raters = sorted(set(run_query(dataset, "rater_pair_scores", {"role": "manager"})["rater_id"]))[:3] + ["nobody"]
+    out = []
+    for cycle in cycle_ids(dataset):
+        for department in (None, "D1"):
+            out += [
+                ("rater_leniency", {"cycle": cycle, "department": department}),
+                ("rater_leniency", {"cycle": cycle, "department": department, "min_ratees": 1, "threshold": 0.0}),
+                ("rater_leniency_by_department", {"cycle": cycle, "department": department, "min_ratees": 1}),
+                ("rater_leniency_model", {"cycle": cycle, "department": department}),
+            ]
+            out += [("rater_ratee_scores", {"cycle": cycle, "rater_id": r, "department": department}) for r in raters]
+        out.append(("rater_leniency", {"cycle": cycle, "region": "East", "min_ratees": 2}))
+    out += [("rater_leniency_history", {"rater_id": r, "department": d, "min_ratees": 2}) for r in raters for d in (None, "D1")]
+    return out
+
+
+def test_the_stored_fits_answer_every_leniency_query_exactly_as_fitting_without_fitting(pair, monkeypatch):
+    computed, stored = pair
+    assert analyses._stored(computed, "manager") is None
+    assert analyses._stored(stored, "manager") is not None
+    expected = [(name, params, run_query(computed, name, params)) for name, params in cases(computed)]
+    empty_cycles = {c for c in cycle_ids(computed) if run_query(computed, "rater_pair_scores", {"cycle": c}).empty}
+    fitted = []
+    real_fit = analyses._fit
+
+    def watched(keyed, cycle, role):
+        fitted.append(cycle)
+        return real_fit(keyed, cycle, role)
+
+    monkeypatch.setattr(analyses, "_fit", watched)
+    for name, params, frame in expected:
+        pd.testing.assert_frame_equal(run_query(stored, name, params), frame, check_exact=True, obj=f"{name} {params}")
+    assert set(fitted) <= empty_cycles  # a cycle without manager pairs is "fitted" on demand: there is nothing to fit
+
+
+def fresh(dataset, name, params):
+    analyses._fit.cache_clear()
+    analyses._directory.cache_clear()
+    return run_query(dataset, name, params)
+
+
+def test_other_roles_are_fitted_on_demand(pair):
+    computed, stored = pair
+    assert analyses._stored(stored, "all_but_self") is None
+    pd.testing.assert_frame_equal(fresh(stored, "rater_leniency", {"role": "all_but_self", "min_ratees": 1}),
+                                  fresh(computed, "rater_leniency", {"role": "all_but_self", "min_ratees": 1}))
+
+
+def bump(path: Path) -> None:
+    later = time.time_ns() + 10**9
+    os.utime(path, ns=(later, later))
+
+
+def effects(folder: Path) -> pd.Series:
+    return fresh(open_dataset(folder), "rater_leniency", {"min_ratees": 2}).set_index("rater_id")["effect"]
+
+
+def test_a_changed_ratings_file_is_not_served_stale(tmp_path):
+    folder = write_dataset(tmp_path / "d", three_managers_tables())
+    derived.build(folder)
+    assert effects(folder)["M3"] == pytest.approx(0.0, abs=1e-5)
+    tables = three_managers_tables()
+    for row in tables["ratings"]:
+        if row["rater_id"] == "M3":
+            row["score"] = 5.0
+    write_dataset(folder, {"ratings": tables["ratings"]})
+    bump(folder / "ratings.parquet")
+    assert derived.leniency_folder(folder, open_dataset(folder).policy) is None
+    assert derived.current_folder(folder) is not None  # attainment does not depend on ratings
+    assert derived.stale(open_dataset(folder))
+    assert effects(folder)["M3"] > 0.5  # fitted from the new ratings
+    derived.build(folder)
+    assert derived.leniency_folder(folder, open_dataset(folder).policy) is not None
+    assert effects(folder)["M3"] > 0.5  # and stored from them
+    assert len(list((derived.current_folder(folder) / derived.LENIENCY).iterdir())) == 2  # this version and the one before
+
+
+def test_a_changed_dimension_weight_is_not_served_stale(tmp_path):
+    folder = write_dataset(tmp_path / "d", leniency_company_tables())
+    derived.build(folder)
+    scores = lambda: fresh(open_dataset(folder), "rater_ratee_scores", {"rater_id": "E1"})["score"].tolist()  # noqa: E731
+    # leniency_fixture: E1 scores E3 (2, 3, 3), E4 (4, 4, 4), E2 (4, 3, 5) on results, competency, attitude
+    assert scores() == pytest.approx([2.4, 4.0, 3.8])  # weights 0.6 / 0.3 / 0.1
+    (folder / "policy.toml").write_text("[dimension_weights]\nresults = 0.9\ncompetency = 0.1\nattitude = 0.0\n", encoding="utf-8")
+    assert derived.current_folder(folder) is not None  # the cap did not change: attainment stays
+    assert analyses._stored(open_dataset(folder), "manager") is None
+    assert scores() == pytest.approx([2.1, 4.0, 3.9])
+    derived.build(folder)
+    assert analyses._stored(open_dataset(folder), "manager") is not None
+    assert scores() == pytest.approx([2.1, 4.0, 3.9])
+
+
+def test_a_changed_org_chart_is_not_served_stale(tmp_path):
+    folder = write_dataset(tmp_path / "d", three_managers_tables())
+    derived.build(folder)
+    bump(folder / "org_units.parquet")
+    assert derived.leniency_folder(folder, open_dataset(folder).policy) is None
+
+
+def test_changed_actuals_drop_the_stored_fits_with_the_attainment_tables(tmp_path):
+    folder = write_dataset(tmp_path / "d", leniency_company_tables())
+    derived.build(folder)
+    bump(folder / "kpi_actuals.parquet")
+    assert derived.leniency_folder(folder, open_dataset(folder).policy) is None
