@@ -66,10 +66,13 @@ VIEWPORT = {"width": 1400, "height": 900}
 SETTLE_S = 0.3  # no new run within this long after one finished: the app is idle
 # A run so quick that the frontend applied "running" and "notRunning" in one render never flips
 # the attribute the run counter watches (seen on the Data page under load: the view in the URL
-# had changed, no run was counted). The app writes the view into the URL on every run, so a
-# changed URL with the app idle also means the action's run is done; such updates are marked.
-SETTLED = f"""([since, url]) => (({IDLE.strip()})(since)
-  || (url && location.href !== url
+# had changed, no run was counted). So an update is also done, with the app idle, when what the
+# action changes is on screen: the URL's query (the app writes the view there on every run) for
+# the sidebar and language, the page's title for a page switch. Such updates are counted.
+SETTLED = f"""([since, done]) => (({IDLE.strip()})(since)
+  || (((done.search !== null && location.search !== done.search)
+       || (done.title !== null
+           && [...document.querySelectorAll('[data-testid="stMain"] h1')].some(h => h.innerText.trim() === done.title)))
       && document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state') === 'notRunning'
       && document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-connection-state') === 'CONNECTED'))
   && ({DRAWN.strip()})()"""
@@ -167,15 +170,16 @@ class Session:
             return  # nothing outside is asked for; the browser tests check that separately
         self.console.append(f"console: {message.text} ({source})")
 
-    async def wait_settled(self, since: int, url: str) -> tuple[float, bool]:
-        """When the app was idle (the run after the `since`-th finished, or the URL no longer
-        `url`; charts drawn) and stayed so for SETTLE_S: the perf_counter time it first looked
-        idle in that last stretch, and whether no finished run was counted (see SETTLED)."""
+    async def wait_settled(self, since: int, done: dict) -> tuple[float, bool]:
+        """When the app was idle (the run after the `since`-th finished, or `done` = {search: the URL
+        query before the action, title: the page title expected after it} says so; charts drawn) and stayed so
+        for SETTLE_S: the perf_counter time it first looked idle in that last stretch, and whether
+        no finished run was counted (see SETTLED)."""
         deadline = time.perf_counter() + self.timeout_ms / 1000
         counted = since
         while True:
             left = max(1, int((deadline - time.perf_counter()) * 1000))
-            await self.page.wait_for_function(SETTLED, arg=[since, url], timeout=left, polling=50)
+            await self.page.wait_for_function(SETTLED, arg=[since, done], timeout=left, polling=50)
             idle_at = time.perf_counter()
             since = await self.page.evaluate(RUNS)
             await self.page.wait_for_timeout(SETTLE_S * 1000)
@@ -193,13 +197,16 @@ class Session:
         page; False when it timed out (the journey then starts its next round)."""
         before = await self.url_state() if kind == "page" else {}
         since = 0 if kind == "open" else await self.page.evaluate(RUNS)
-        url = "" if kind == "open" else self.page.url  # a first visit must see its first run finish
+        # What shows the action is done if its run is not seen (a first visit must see its run).
+        query = urlsplit(self.page.url).query
+        done = {"search": None if kind in ("open", "page") else (f"?{query}" if query else ""),
+                "title": t(f"{page_stem}.title", self.lang) if kind == "page" else None}
         started = time.perf_counter()
         record = {"session": self.number, "kind": kind, "page": page_stem, "lang": self.lang, "detail": detail,
                   "at": time.time()}
         try:
             await act()
-            idle_at, unseen = await self.wait_settled(since, url)
+            idle_at, unseen = await self.wait_settled(since, done)
         except Exception as exc:  # Playwright's TimeoutError and our own: both are timeouts to report
             record["seconds"] = time.perf_counter() - started
             self.errors.append({**record, "error": "timeout", "message": f"{type(exc).__name__}: {str(exc)[:300]}",
@@ -384,7 +391,7 @@ def table(report: dict) -> str:
              "| sessions | updates | errors | p50 s | p95 s | max s |", "|---:|---:|---:|---:|---:|---:|",
              f"| {report['sessions']} | {overall['updates']} | {report['error_count']} | {overall.get('p50', float('nan')):.2f} | "
              f"{overall.get('p95', float('nan')):.2f} | {overall.get('max', float('nan')):.2f} |", "",
-             f"Updates whose run was never seen running (done when the URL changed, see SETTLED): {overall.get('unseen_runs', 0)}", "",
+             f"Updates whose run the counter did not see (done by the URL or title, see SETTLED): {overall.get('unseen_runs', 0)}", "",
              "| action | updates | p50 s | p95 s | max s |", "|---|---:|---:|---:|---:|"]
     for kind, figures in report["by_kind"].items():
         lines.append(f"| {kind} | {figures['updates']} | {figures['p50']:.2f} | {figures['p95']:.2f} | {figures['max']:.2f} |")
