@@ -100,6 +100,23 @@ class Dataset:
                 self.derived_current = folder is not None
             return self._connection.cursor()
 
+    def recover(self) -> bool:
+        """After a FatalException: replace the shared connection if DuckDB has invalidated it.
+
+        An internal DuckDB error invalidates the whole in-memory database, and every later
+        query on it fails. The views are cheap to rebuild, so the next cursor gets a new
+        connection. Returns whether it was replaced (another thread may have done it already).
+        """
+        with self._lock:
+            if self._connection is None:
+                return False
+            try:
+                self._connection.execute("SELECT 1").fetchall()
+                return False
+            except duckdb.Error:
+                self._connection = None
+                return True
+
     def _connect(self, derived_folder: Path | None) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(config={"threads": 2})
         for name, table in TABLES.items():

@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 import pandas as pd
@@ -41,6 +41,8 @@ from gradelens.privacy import suppress
 
 if TYPE_CHECKING:
     from gradelens.access import Viewer
+
+T = TypeVar("T")
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
 
@@ -340,6 +342,10 @@ def cycle_ids(dataset: Dataset) -> list[str]:
     Without a cycles table (a grades-only export, say) the cycle ids found in the other
     tables stand in, in id order.
     """
+    return recovering(dataset, lambda: _cycle_ids(dataset), "cycle_ids")
+
+
+def _cycle_ids(dataset: Dataset) -> list[str]:
     con = dataset.cursor()
     if "cycles" in dataset.present:
         return [r[0] for r in con.execute("SELECT cycle_id FROM cycles ORDER BY start_date, cycle_id").fetchall()]
@@ -369,6 +375,27 @@ def run_query(dataset: Dataset, name: str, params: Mapping[str, object] | None =
     their departments forced into the `department` parameter (and rows of other departments
     dropped); executives only run aggregate queries, whose small groups are suppressed.
     """
+    return recovering(dataset, lambda: _run_query(dataset, name, params, viewer), name)
+
+
+def recovering(dataset: Dataset, work: Callable[[], T], name: str) -> T:
+    """`work()`, once more on a new connection if DuckDB invalidated the dataset's database.
+
+    DuckDB 2.0.0 raised a FatalException once in a concurrency run ("dict-surviving cache:
+    global dictionary column ... changed identity"), after which every query on that
+    connection failed until a restart. Its views are cheap to rebuild (Dataset.recover).
+    """
+    try:
+        return work()
+    except duckdb.FatalException:
+        dataset.recover()
+        try:
+            return work()
+        except duckdb.Error as exc:
+            raise DatasetError("errors.query_failed", query=name, path=dataset.path, problem=str(exc).strip().splitlines()[0]) from None
+
+
+def _run_query(dataset: Dataset, name: str, params: Mapping[str, object] | None, viewer: Viewer | None) -> pd.DataFrame:
     query = get_query(name)
     if viewer is None or viewer.role == "admin":
         return _run_unscoped(dataset, query, params)
@@ -401,10 +428,12 @@ def _run_unscoped(dataset: Dataset, query: NamedQuery, params: Mapping[str, obje
     if missing:
         raise DatasetError("errors.query_needs_tables", query=name, tables=", ".join(missing), path=dataset.path)
     bound = bind_params(dataset, query, params or {})
-    if query.function is not None:
-        return query.function(dataset, **bound)
     try:
+        if query.function is not None:
+            return query.function(dataset, **bound)
         return dataset.cursor().execute(query.sql, bound).df()
+    except duckdb.FatalException:
+        raise  # run_query recovers from it
     except duckdb.Error as exc:
         # Reading a damaged file or a value that breaks a cast surfaces here, not at open.
         raise DatasetError("errors.query_failed", query=name, path=dataset.path, problem=str(exc).strip().splitlines()[0]) from None

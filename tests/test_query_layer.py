@@ -2,12 +2,14 @@
 
 import datetime as dt
 
+import duckdb
+import pandas as pd
 import pytest
 
 from gradelens.errors import DatasetError, QueryError
 from gradelens.queries import Param, all_queries, load_sql_query, parse_header, run_query, sql_parameter_names
 from tests.tiny_company import tiny_company_tables, write_dataset
-from gradelens.dataset import open_dataset
+from gradelens.dataset import Dataset, open_dataset
 
 
 def test_every_query_file_loads_with_a_description_and_declared_parameters():
@@ -104,3 +106,36 @@ def test_a_dataset_of_grades_only_still_shows_its_grade_mix(tmp_path):
     assert dict(zip(mix["grade"], mix["employees"])) == {"S": 1, "A": 1, "B": 2, "C": 1, "D": 0}
     with pytest.raises(DatasetError, match="needs the table\\(s\\) employees"):
         run_query(dataset, "overview_headline")
+
+
+class InvalidatedConnection:
+    """What DuckDB leaves after an internal fatal error: every statement fails."""
+
+    def cursor(self):
+        return self
+
+    def execute(self, *args, **kwargs):
+        raise duckdb.FatalException("FATAL Error: Failed: database has been invalidated because of a previous fatal error.")
+
+
+def test_a_query_after_duckdb_invalidated_the_database_reconnects_and_answers(tmp_path):
+    dataset = open_dataset(write_dataset(tmp_path / "ds", tiny_company_tables()))
+    expected = run_query(dataset, "grade_mix")
+    dataset._connection = InvalidatedConnection()
+    pd.testing.assert_frame_equal(run_query(dataset, "grade_mix"), expected)
+    assert not isinstance(dataset._connection, InvalidatedConnection)
+
+
+def test_a_working_connection_is_kept_when_another_thread_has_recovered_already(tmp_path):
+    dataset = open_dataset(write_dataset(tmp_path / "ds", tiny_company_tables()))
+    dataset.cursor()
+    connection = dataset._connection
+    assert dataset.recover() is False
+    assert dataset._connection is connection
+
+
+def test_a_database_that_stays_invalid_is_a_message_not_a_traceback(tmp_path, monkeypatch):
+    dataset = open_dataset(write_dataset(tmp_path / "ds", tiny_company_tables()))
+    monkeypatch.setattr(Dataset, "_connect", lambda self, derived_folder: InvalidatedConnection())
+    with pytest.raises(DatasetError, match="invalidated"):
+        run_query(dataset, "grade_mix")
