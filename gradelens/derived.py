@@ -9,6 +9,8 @@ so it is written once, when the data changes (`gradelens demo`, `gradelens impor
         one row per goal with an actual dated within its cycle: the latest (actual, actual_as_of)
     _derived/<fingerprint>/owner_end_attainment/cycle_id=<id>/part-0.parquet
         each owner's weighted attainment at the cycle's end (definitions.sql, owner_attainment)
+    _derived/<fingerprint>/owner_month_attainment/cycle_id=<id>/part-0.parquet
+        the same at each month end before the cycle's end (attainment_trend's default view)
 
 The folder name is the fingerprint of what they were computed from (the files of cycles,
 goals and kpi_actuals, and the policy's attainment cap), so a stale copy is never used: when
@@ -34,7 +36,7 @@ from gradelens.i18n import t
 DERIVED = "_derived"
 SOURCES = ("cycles", "goals", "kpi_actuals")
 """The tables the derived ones are computed from; a change to any other leaves them valid."""
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 """Part of the fingerprint: bump it when what is derived changes, so old copies are ignored."""
 
 GOAL_END_ACTUALS_SQL = """
@@ -96,14 +98,24 @@ def attach_actuals(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
     ).create_view("goal_end_actuals")
 
 
+OWNER_COLUMNS = ("CAST(owner_type AS VARCHAR) AS owner_type, CAST(owner_id AS VARCHAR) AS owner_id, "
+                 "CAST(attainment AS DOUBLE) AS attainment, CAST(goals_with_actuals AS BIGINT) AS goals_with_actuals")
+
+
 def attach_owners(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
-    """Point `owner_end_attainment` at the derived `folder`'s rows; run after definitions.sql."""
+    """Point `owner_end_attainment` and `owner_month_attainment` at the derived `folder`'s rows; run after definitions.sql."""
     files = _files(folder, "owner_end_attainment")
     if files:  # replaces definitions.sql's view over owner_end_attainment_computed
         con.read_parquet(files, hive_partitioning=True).project(
-            "CAST(cycle_id AS VARCHAR) AS cycle_id, CAST(owner_type AS VARCHAR) AS owner_type, CAST(owner_id AS VARCHAR) AS owner_id, "
-            "CAST(attainment AS DOUBLE) AS attainment, CAST(goals_with_actuals AS BIGINT) AS goals_with_actuals"
+            f"CAST(cycle_id AS VARCHAR) AS cycle_id, {OWNER_COLUMNS}"
         ).create_view("owner_end_attainment", replace=True)
+    # A cycle of one month has no month end before its end, so no file: an empty folder is current.
+    if folder is not None and (folder / "owner_month_attainment").is_dir():
+        files = _files(folder, "owner_month_attainment")
+        relation = (con.read_parquet(files, hive_partitioning=True).project(
+            f"CAST(cycle_id AS VARCHAR) AS cycle_id, CAST(until_date AS DATE) AS until_date, {OWNER_COLUMNS}")
+            if files else con.sql("SELECT * FROM owner_month_attainment_computed WHERE false"))
+        relation.create_view("owner_month_attainment", replace=True)
 
 
 def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None = None) -> Path:
@@ -136,6 +148,8 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
                     "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
                     {"target": str(out)},
                 )
+            report(0.7, t("derived.computing", table="owner_month_attainment"))
+            _write_month_attainment(con, work / "owner_month_attainment")
         (work / "complete").write_text(f"format {FORMAT_VERSION}\n", encoding="utf-8")  # the folder name is the fingerprint
         report(0.9, t("derived.placing"))
         if target.exists():  # built by someone else meanwhile
@@ -148,6 +162,32 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
     _remove_old(root, keep=target)
     report(1.0, t("derived.done"))
     return target
+
+
+def _write_month_attainment(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+    """owner_month_attainment: owner_attainment at each month end, one call per cycle and date.
+
+    One date at a time is owner_attainment itself (so the figures are the ones an as-of date
+    gives) and holds one hash table of the cycle's goals: 1 s per date at 200,000 employees,
+    against 8 s per cycle for definitions.sql's view over all dates at once (its list
+    aggregation) and 8.5 GB at 1M for the ASOF join it replaced.
+    """
+    out.mkdir(parents=True)
+    points = con.execute("SELECT cycle_id, list(until_date ORDER BY until_date) FROM cycle_month_ends GROUP BY cycle_id ORDER BY cycle_id").fetchall()
+    con.execute("CREATE TEMP TABLE month_rows AS SELECT * FROM owner_month_attainment_computed WHERE false")
+    try:
+        for cycle, dates in points:
+            for until_date in dates:
+                con.execute("INSERT INTO month_rows SELECT $cycle, $until_date, owner_type, owner_id, attainment, goals_with_actuals "
+                            "FROM owner_attainment($cycle, $until_date)", {"cycle": cycle, "until_date": until_date})
+            con.execute(
+                "COPY (SELECT * FROM month_rows ORDER BY until_date, owner_type, owner_id) TO $target "
+                "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
+                {"target": str(out)},
+            )
+            con.execute("DELETE FROM month_rows")
+    finally:
+        con.execute("DROP TABLE month_rows")
 
 
 def refresh(dataset_dir: str | Path) -> bool:
