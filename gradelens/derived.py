@@ -9,6 +9,8 @@ so it is written once, when the data changes (`gradelens demo`, `gradelens impor
         one row per goal with an actual dated within its cycle: the latest (actual, actual_as_of)
     _derived/<fingerprint>/owner_end_attainment/cycle_id=<id>/part-0.parquet
         each owner's weighted attainment at the cycle's end (definitions.sql, owner_attainment)
+    _derived/<fingerprint>/owner_month_attainment/cycle_id=<id>/part-0.parquet
+        the same at each month end before the cycle's end (attainment_trend's default view)
     _derived/<fingerprint>/graded_people/cycle_id=<id>/part-0.parquet
         grades joined to employees and their units (definitions.sql, graded_people): the start of
         every multi-cycle grade and appeal question
@@ -47,7 +49,7 @@ from gradelens.i18n import t
 DERIVED = "_derived"
 SOURCES = ("cycles", "goals", "kpi_actuals", "employees", "org_units", "grades")
 """The tables the derived ones are computed from; a change to any other leaves them valid."""
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 """Part of the fingerprint: bump it when what is derived changes, so old copies are ignored."""
 LENIENCY = "leniency"
 LENIENCY_SOURCES = ("ratings", "employees", "org_units")
@@ -134,14 +136,24 @@ def attach_actuals(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
     ).create_view("goal_end_actuals")
 
 
+OWNER_COLUMNS = ("CAST(owner_type AS VARCHAR) AS owner_type, CAST(owner_id AS VARCHAR) AS owner_id, "
+                 "CAST(attainment AS DOUBLE) AS attainment, CAST(goals_with_actuals AS BIGINT) AS goals_with_actuals")
+
+
 def attach_owners(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
-    """Point `owner_end_attainment` at the derived `folder`'s rows; run after definitions.sql."""
+    """Point `owner_end_attainment` and `owner_month_attainment` at the derived `folder`'s rows; run after definitions.sql."""
     files = _files(folder, "owner_end_attainment")
     if files:  # replaces definitions.sql's view over owner_end_attainment_computed
         con.read_parquet(files, hive_partitioning=True).project(
-            "CAST(cycle_id AS VARCHAR) AS cycle_id, CAST(owner_type AS VARCHAR) AS owner_type, CAST(owner_id AS VARCHAR) AS owner_id, "
-            "CAST(attainment AS DOUBLE) AS attainment, CAST(goals_with_actuals AS BIGINT) AS goals_with_actuals"
+            f"CAST(cycle_id AS VARCHAR) AS cycle_id, {OWNER_COLUMNS}"
         ).create_view("owner_end_attainment", replace=True)
+    # A cycle of one month has no month end before its end, so no file: an empty folder is current.
+    if folder is not None and (folder / "owner_month_attainment").is_dir():
+        files = _files(folder, "owner_month_attainment")
+        relation = (con.read_parquet(files, hive_partitioning=True).project(
+            f"CAST(cycle_id AS VARCHAR) AS cycle_id, CAST(until_date AS DATE) AS until_date, {OWNER_COLUMNS}")
+            if files else con.sql("SELECT * FROM owner_month_attainment_computed WHERE false"))
+        relation.create_view("owner_month_attainment", replace=True)
 
 
 def attach_people(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
@@ -178,8 +190,8 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
     try:
         # Computed from the raw tables only (use_derived=False), never from older derived files.
         with dataset.cursor(use_derived=False) as con:
-            tables = ((0.1, "goal_end_actuals", "goal_id"), (0.5, "owner_end_attainment", "owner_type, owner_id"),
-                      (0.8, "graded_people", "employee_id"))
+            tables = ((0.05, "goal_end_actuals", "goal_id"), (0.2, "owner_end_attainment", "owner_type, owner_id"),
+                      (0.3, "graded_people", "employee_id"))
             for fraction, name, key in tables:
                 report(fraction, t("derived.computing", table=name))
                 out = work / name
@@ -189,8 +201,10 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
                     "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
                     {"target": str(out)},
                 )
+            report(0.35, t("derived.computing", table="owner_month_attainment"))
+            _write_month_attainment(con, work / "owner_month_attainment")
         (work / "complete").write_text(f"format {FORMAT_VERSION}\n", encoding="utf-8")  # the folder name is the fingerprint
-        report(0.9, t("derived.placing"))
+        report(0.6, t("derived.placing"))
         if target.exists():  # built by someone else meanwhile
             shutil.rmtree(work, ignore_errors=True)
         else:
@@ -220,7 +234,7 @@ def _build_leniency(dataset_dir: Path, attainment: Path, report: Callable[[float
     work = root / f".building-{uuid.uuid4().hex[:8]}"
     try:
         work.mkdir()
-        report(0.92, t("derived.computing", table="leniency_fits"))
+        report(0.7, t("derived.computing", table="leniency_fits"))
         write_stored_fits(dataset, work)
         (work / "complete").write_text(f"format {LENIENCY_FORMAT_VERSION}\n", encoding="utf-8")
         if target.exists():
@@ -231,6 +245,32 @@ def _build_leniency(dataset_dir: Path, attainment: Path, report: Callable[[float
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
     _remove_old(root, keep=target)
+
+
+def _write_month_attainment(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+    """owner_month_attainment: owner_attainment at each month end, one call per cycle and date.
+
+    One date at a time is owner_attainment itself (so the figures are the ones an as-of date
+    gives) and holds one hash table of the cycle's goals: 1 s per date at 200,000 employees,
+    against 8 s per cycle for definitions.sql's view over all dates at once (its list
+    aggregation) and 8.5 GB at 1M for the ASOF join it replaced.
+    """
+    out.mkdir(parents=True)
+    points = con.execute("SELECT cycle_id, list(until_date ORDER BY until_date) FROM cycle_month_ends GROUP BY cycle_id ORDER BY cycle_id").fetchall()
+    con.execute("CREATE TEMP TABLE month_rows AS SELECT * FROM owner_month_attainment_computed WHERE false")
+    try:
+        for cycle, dates in points:
+            for until_date in dates:
+                con.execute("INSERT INTO month_rows SELECT $cycle, $until_date, owner_type, owner_id, attainment, goals_with_actuals "
+                            "FROM owner_attainment($cycle, $until_date)", {"cycle": cycle, "until_date": until_date})
+            con.execute(
+                "COPY (SELECT * FROM month_rows ORDER BY until_date, owner_type, owner_id) TO $target "
+                "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
+                {"target": str(out)},
+            )
+            con.execute("DELETE FROM month_rows")
+    finally:
+        con.execute("DROP TABLE month_rows")
 
 
 def refresh(dataset_dir: str | Path) -> bool:

@@ -19,6 +19,14 @@ WITH cycle_goals AS (
 bounds AS (
     SELECT start_date, end_date FROM cycles WHERE cycle_id = $cycle
 ),
+-- An actual's cycle_id is its goal's cycle (its partition, or looked up for a flat file), so
+-- this reads one cycle's actuals; materialised so that only the few dated outside the cycle
+-- reach the join with the goals (joined first, all 5M of a cycle's actuals at 200k were).
+outside_actuals AS MATERIALIZED (
+    SELECT a.goal_id, a.as_of
+    FROM kpi_actuals AS a, bounds
+    WHERE a.cycle_id = $cycle AND (a.as_of < bounds.start_date OR a.as_of > bounds.end_date)
+),
 problems AS (
     SELECT 'target_not_positive' AS issue, goal_id, owner_type, owner_id, target AS value,
            CAST(NULL AS VARCHAR) AS related_id, CAST(NULL AS DATE) AS first_date, CAST(NULL AS DATE) AS last_date
@@ -39,10 +47,8 @@ problems AS (
     WHERE g.parent_goal_id IS NOT NULL AND g.parent_goal_id NOT IN (SELECT goal_id FROM cycle_goals)
     UNION ALL
     SELECT 'actual_outside_cycle', g.goal_id, g.owner_type, g.owner_id, count(*), NULL, min(a.as_of), max(a.as_of)
-    FROM cycle_goals AS g
-    JOIN kpi_actuals AS a ON a.goal_id = g.goal_id
-    CROSS JOIN bounds
-    WHERE a.as_of < bounds.start_date OR a.as_of > bounds.end_date
+    FROM outside_actuals AS a
+    JOIN cycle_goals AS g ON g.goal_id = a.goal_id
     GROUP BY g.goal_id, g.owner_type, g.owner_id
 )
 SELECT problems.*

@@ -32,9 +32,16 @@ people AS (
       AND ($department IS NULL OR department_id = $department)
       AND ($region IS NULL OR region = $region)
 ),
+-- The month ends before the last point are the same whatever the as-of date: precomputed per data
+-- version (owner_month_attainment, gradelens/derived.py). Only the last point is computed, from
+-- the cycle-end figures when as_of is NULL (the page's default), else from the actuals up to it.
 owners AS (
-    SELECT until_date AS as_of, owner_type, owner_id, attainment
-    FROM owner_attainment_series($cycle, (SELECT list(as_of) FROM points))
+    SELECT m.until_date AS as_of, m.owner_type, m.owner_id, m.attainment
+    FROM owner_month_attainment AS m, bounds
+    WHERE m.cycle_id = $cycle AND m.until_date < bounds.until
+    UNION ALL
+    SELECT bounds.until, l.owner_type, l.owner_id, l.attainment
+    FROM owner_attainment($cycle, $as_of) AS l, bounds
 )
 SELECT
     points.as_of,

@@ -13,8 +13,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from gradelens import derived
 from gradelens.cli import main
@@ -173,22 +171,33 @@ def small_demo(tmp_path_factory):
     return open_dataset(folder)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(days=st.lists(st.integers(min_value=-5, max_value=190), min_size=1, max_size=4, unique=True))
-def test_the_series_macro_equals_one_call_per_date(small_demo, days):
-    """owner_attainment_series (one ASOF pass) against owner_attainment called for each date."""
+def test_the_month_end_figures_equal_owner_attainment_at_each_month_end(small_demo):
+    """owner_month_attainment (precomputed; and its list look-up view) against owner_attainment called for each date."""
+    assert small_demo.derived_current or derived.current_folder(small_demo.path) is not None
     con = small_demo.cursor()
-    start = con.execute("SELECT start_date FROM cycles WHERE cycle_id = '2026H1'").fetchone()[0]
-    dates = [start + dt.timedelta(days=d) for d in days]
-    series = con.execute(
-        "SELECT until_date, owner_type, owner_id, attainment, goals_with_actuals FROM owner_attainment_series('2026H1', $dates) "
-        "ORDER BY ALL", {"dates": dates}).df()
+    points = con.execute("SELECT cycle_id, until_date FROM cycle_month_ends ORDER BY ALL").fetchall()
+    # Two cycles of six months: five month ends before each end.
+    assert len(points) == 10
+    columns = "cycle_id, until_date, owner_type, owner_id, attainment, goals_with_actuals"
     one_by_one = pd.concat([
-        con.execute("SELECT CAST($d AS DATE) AS until_date, owner_type, owner_id, attainment, goals_with_actuals "
-                    "FROM owner_attainment('2026H1', $d)", {"d": d}).df() for d in dates
-    ]).sort_values(["until_date", "owner_type", "owner_id", "attainment", "goals_with_actuals"]).reset_index(drop=True)
-    assert len(series) == len(one_by_one)
-    pd.testing.assert_frame_equal(series.reset_index(drop=True), one_by_one, check_dtype=False, check_exact=False, rtol=1e-12)
+        con.execute(f"SELECT CAST($c AS VARCHAR) AS cycle_id, CAST($d AS DATE) AS until_date, owner_type, owner_id, "
+                    "attainment, goals_with_actuals FROM owner_attainment($c, $d)", {"c": cycle, "d": day}).df()
+        for cycle, day in points
+    ]).sort_values(["cycle_id", "until_date", "owner_type", "owner_id"]).reset_index(drop=True)
+    assert len(one_by_one) > 100
+    for view in ("owner_month_attainment", "owner_month_attainment_computed"):
+        rows = con.execute(f"SELECT {columns} FROM {view} ORDER BY cycle_id, until_date, owner_type, owner_id").df()
+        pd.testing.assert_frame_equal(rows, one_by_one, check_dtype=False, check_exact=False, rtol=1e-12)
+
+
+def test_the_month_ends_of_a_cycle_exclude_its_end_and_days_before_its_start(tmp_path):
+    """A cycle from 2025-07-15 to 2025-09-30: month ends 07-31 and 08-31; 09-30 is the end (owner_end_attainment)."""
+    tables = tiny_company_tables()
+    tables["cycles"] = [dict(row, start_date=dt.date(2025, 7, 15), end_date=dt.date(2025, 9, 30)) if row["cycle_id"] == "2025H2" else row
+                        for row in tables["cycles"]]
+    con = open_dataset(write_dataset(tmp_path / "ds", tables)).cursor()
+    assert con.execute("SELECT until_date FROM cycle_month_ends WHERE cycle_id = '2025H2' ORDER BY 1").fetchall() == [
+        (dt.date(2025, 7, 31),), (dt.date(2025, 8, 31),)]
 
 
 def test_the_data_page_says_when_the_derived_tables_are_missing_and_not_when_current(tmp_path, monkeypatch):
