@@ -9,6 +9,8 @@ so it is written once, when the data changes (`gradelens demo`, `gradelens impor
         one row per goal with an actual dated within its cycle: the latest (actual, actual_as_of)
     _derived/<fingerprint>/owner_end_attainment/cycle_id=<id>/part-0.parquet
         each owner's weighted attainment at the cycle's end (definitions.sql, owner_attainment)
+    _derived/<fingerprint>/goal_tree/cycle_id=<id>/part-0.parquet
+        each goal's linked parent, top ancestor, depth and path (definitions.sql, cycle_goal_tree)
 
 The folder name is the fingerprint of what they were computed from (the files of cycles,
 goals and kpi_actuals, and the policy's attainment cap), so a stale copy is never used: when
@@ -34,7 +36,7 @@ from gradelens.i18n import t
 DERIVED = "_derived"
 SOURCES = ("cycles", "goals", "kpi_actuals")
 """The tables the derived ones are computed from; a change to any other leaves them valid."""
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: goal_tree
 """Part of the fingerprint: bump it when what is derived changes, so old copies are ignored."""
 
 GOAL_END_ACTUALS_SQL = """
@@ -97,13 +99,29 @@ def attach_actuals(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
 
 
 def attach_owners(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
-    """Point `owner_end_attainment` at the derived `folder`'s rows; run after definitions.sql."""
+    """Point `owner_end_attainment` and `cycle_goal_tree` at the derived `folder`'s rows; run after definitions.sql."""
     files = _files(folder, "owner_end_attainment")
     if files:  # replaces definitions.sql's view over owner_end_attainment_computed
         con.read_parquet(files, hive_partitioning=True).project(
             "CAST(cycle_id AS VARCHAR) AS cycle_id, CAST(owner_type AS VARCHAR) AS owner_type, CAST(owner_id AS VARCHAR) AS owner_id, "
             "CAST(attainment AS DOUBLE) AS attainment, CAST(goals_with_actuals AS BIGINT) AS goals_with_actuals"
         ).create_view("owner_end_attainment", replace=True)
+    attach_tree(con, folder)  # also after definitions.sql; here so dataset.py calls one function
+
+
+def attach_tree(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
+    """Point `cycle_goal_tree` at the derived `folder`'s rows; run after definitions.sql."""
+    files = _files(folder, "goal_tree")
+    if files:  # replaces definitions.sql's macro over cycle_goal_tree_computed
+        con.read_parquet(files, hive_partitioning=True).project(
+            "CAST(cycle_id AS VARCHAR) AS cycle_id, CAST(goal_id AS VARCHAR) AS goal_id, "
+            "CAST(linked_parent_id AS VARCHAR) AS linked_parent_id, CAST(parent_issue AS VARCHAR) AS parent_issue, "
+            "CAST(top_goal_id AS VARCHAR) AS top_goal_id, CAST(depth AS INTEGER) AS depth, CAST(path AS VARCHAR[]) AS path"
+        ).create_view("goal_tree")
+        con.execute(
+            "CREATE OR REPLACE MACRO cycle_goal_tree(for_cycle) AS TABLE "
+            "SELECT goal_id, linked_parent_id, parent_issue, top_goal_id, depth, path FROM goal_tree WHERE cycle_id = for_cycle"
+        )
 
 
 def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None = None) -> Path:
@@ -135,6 +153,16 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
                     f"COPY (SELECT * FROM {name} ORDER BY cycle_id, {key}) TO $target "
                     "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
                     {"target": str(out)},
+                )
+            report(0.8, t("derived.computing", table="goal_tree"))
+            out = work / "goal_tree"
+            out.mkdir(parents=True)
+            cycles = [row[0] for row in con.execute("SELECT DISTINCT cycle_id FROM goals WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall()]
+            for cycle in cycles:  # one walk per cycle: the macro's filter on the cycle reaches into the recursion
+                con.execute(
+                    "COPY (SELECT $cycle AS cycle_id, * FROM cycle_goal_tree_computed($cycle) ORDER BY goal_id) TO $target "
+                    "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
+                    {"cycle": cycle, "target": str(out)},
                 )
         (work / "complete").write_text(f"format {FORMAT_VERSION}\n", encoding="utf-8")  # the folder name is the fingerprint
         report(0.9, t("derived.placing"))
