@@ -100,7 +100,7 @@ shown_tree AS (
 detail AS (
     SELECT CASE
         WHEN coalesce($max_goals, 0) <= 0 OR count(*) <= $max_goals THEN 'employee'
-        WHEN count(*) FILTER (WHERE owner_type <> 'employee' OR linked_parent_id IS NULL OR goal_id = $root) <= $max_goals THEN 'team'
+        WHEN count(*) FILTER (WHERE owner_type <> 'employee' OR linked_parent_id IS NULL OR goal_id IS NOT DISTINCT FROM $root) <= $max_goals THEN 'team'
         ELSE 'department'
     END AS detail
     FROM shown_tree
@@ -108,7 +108,7 @@ detail AS (
 kept AS (
     SELECT
         s.*,
-        s.linked_parent_id IS NULL OR s.goal_id = $root
+        s.linked_parent_id IS NULL OR s.goal_id IS NOT DISTINCT FROM $root
             OR NOT (s.owner_type = 'employee' AND detail.detail IN ('team', 'department')
                     OR s.owner_type = 'team' AND detail.detail = 'department') AS kept
     FROM shown_tree AS s, detail
