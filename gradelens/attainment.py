@@ -586,9 +586,13 @@ def branch_choice(cascade: pd.DataFrame) -> str | None:
     open_ = cascade[_column(cascade, "left_out_children", 0).fillna(0) > 0]
     if open_.empty:
         return None
-    options = dict(zip(open_["goal_id"], (f"{_goal_title(row)} ({format_count(row.left_out_goals)})" for row in open_.itertuples(index=False))))
-    return st.selectbox(t("attainment.open_branch"), list(options), index=None, format_func=options.get,
-                        placeholder=t("attainment.open_branch_placeholder"), key="attainment_open_branch")
+    goals: dict[str, str] = {}  # label -> goal_id; labels, not ids, are the options (AppTest reads them back)
+    for row in open_.itertuples(index=False):
+        label = f"{_goal_title(row)} ({format_count(row.left_out_goals)})"
+        goals[label if label not in goals else f"{label} · {row.goal_id}"] = row.goal_id
+    label = st.selectbox(t("attainment.open_branch"), list(goals), index=None,
+                         placeholder=t("attainment.open_branch_placeholder"), key="attainment_open_branch")
+    return goals.get(label) if label is not None else None
 
 
 def cascade_table(cascade: pd.DataFrame) -> pd.DataFrame:

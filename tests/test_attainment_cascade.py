@@ -197,3 +197,26 @@ def test_the_structure_queries_answer_the_same_with_a_precomputed_tree(layouts, 
     computed, prepared = (run_query(layouts[kind], name, {"cycle": "2025H2", **params}) for kind in ("computed", "prepared"))
     pd.testing.assert_frame_equal(prepared, computed)
     assert not computed.empty
+
+
+# --- the page with a cascade larger than it lists -------------------------------------------------
+
+def test_the_page_lists_kept_goals_and_opens_a_branch_on_request(monkeypatch, messy_folder):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("GRADELENS_DATA", str(messy_folder))
+    monkeypatch.setattr(attainment, "MAX_TABLE_GOALS", 5)  # the messy company's 13 goals are then "many"
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages/attainment.py"), default_timeout=90).run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("With 13 goals, the tables list company and department goals") for c in captions), captions
+    assert "Goals on track while the goals under them are off track: 1." in [w.value for w in at.warning]
+    picker = at.selectbox(key="attainment_open_branch")
+    assert picker.options == ["revenue goal (5)"]  # G-D1 stands for 5 goals left out
+    at = picker.select_index(0).run()
+    listed = [f.value["goal_id"].tolist() for f in at.dataframe if "goal_id" in f.value.columns]
+    # The masking list (G-T2) and, after the branch tables, G-D1's branch (6 goals > 5), which keeps
+    # department and team goals: G-D1 and, under it, G-T2.
+    assert ["G-T2"] in listed and listed[-1] == ["G-D1", "G-T2"]
