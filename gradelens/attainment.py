@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,9 @@ ACTUALS = ("kpi_actuals",)
 # up to MAX_TABLE_GOALS goals.
 MAX_CHART_NODES = 600
 COLLAPSIBLE = ("employee", "team")
-MAX_TABLE_GOALS = 2500
+MAX_TABLE_GOALS = 2500  # goal_cascade's max_goals default: the query leaves out the rest the same way
+LEFT_OUT = "left_out"  # the id suffix of a node standing for the goals goal_cascade left out under a goal
+DETAIL_LEFT_OUT = {"employee": (), "team": ("employee",), "department": ("employee", "team")}  # goal_cascade's detail
 ROOT_NODE = "__all__"  # one root, so plotly leaves no blank column for several roots
 UNLINKED_NODE = "__unlinked__"
 GROUP_SEPARATOR = "::"
@@ -360,7 +363,9 @@ def cascade_nodes(cascade: pd.DataFrame, max_nodes: int = MAX_CHART_NODES) -> pd
     goals["parent"] = goals["parent_goal_id"].where(linked, ROOT_NODE)
     goals.loc[~linked & (goals["owner_type"] != "company"), "parent"] = UNLINKED_NODE
     tree = _GoalTree.of(goals["goal_id"], goals["parent"])
-    goals["subtree"] = tree.subtree_sizes()
+    # Goals the query left out (goal_cascade's max_goals) count in their kept ancestor's area.
+    left_out_goals = _column(goals, "left_out_goals", 0).fillna(0).astype(int).to_numpy()
+    goals["subtree"] = tree.subtree_sizes(1 + left_out_goals)
     owner_types = goals["owner_type"].to_numpy(dtype=object)
     collapsed: set[str] = set()
     hidden = np.zeros(len(goals), dtype=bool)
@@ -391,6 +396,13 @@ def cascade_nodes(cascade: pd.DataFrame, max_nodes: int = MAX_CHART_NODES) -> pd
                 attainment=weighted / weight if weight > 0 else None,  # as owner_attainment weighs
                 children_attainment=None, goals=int(goals_below), masks_shortfall=False,
             ))
+    below = visible[_column(visible, "left_out_children", 0).fillna(0) > 0]
+    for row in below.itertuples(index=False):
+        nodes.append(dict(
+            id=f"{row.goal_id}{GROUP_SEPARATOR}{LEFT_OUT}", parent=row.goal_id,
+            label=t("attainment.group_left_out", count=format_count(row.left_out_goals)), owner="",
+            attainment=row.left_out_attainment, children_attainment=None, goals=int(row.left_out_goals), masks_shortfall=False,
+        ))
     frame = pd.DataFrame(nodes, columns=columns)
     groups = [dict(id=ROOT_NODE, parent="", label=t("attainment.root_node"), owner="", attainment=None,
                    children_attainment=None, goals=0, masks_shortfall=False)]
@@ -428,9 +440,9 @@ class _GoalTree:
         for level in range(int(self.depth.max(initial=0)), 0, -1):
             yield np.flatnonzero((self.depth == level) & (self.parent >= 0))
 
-    def subtree_sizes(self) -> np.ndarray:
-        """How many goals each goal's subtree holds, itself included."""
-        size = np.ones(len(self.parent), dtype=np.int64)
+    def subtree_sizes(self, own: np.ndarray | None = None) -> np.ndarray:
+        """How many goals each goal's subtree holds, itself (`own` goals, default 1) included."""
+        size = np.ones(len(self.parent), dtype=np.int64) if own is None else np.asarray(own, dtype=np.int64).copy()
         for at_level in self._levels():
             np.add.at(size, self.parent[at_level], size[at_level])
         return size
@@ -512,21 +524,75 @@ def cascade_for_tables(cascade: pd.DataFrame, max_goals: int = MAX_TABLE_GOALS) 
     `max_goals` goals individual goals are left out, then team goals too if still too many
     (each goal listed gives its children's weighted attainment, which covers those below it);
     the download keeps every goal."""
-    left_out: tuple[str, ...] = ()
+    left_out: tuple[str, ...] = left_out_by_query(cascade)
     listed = cascade
     for owner_type in COLLAPSIBLE:
         if listed is None or len(listed) <= max_goals:
             break
-        left_out += (owner_type,)
+        if owner_type not in left_out:
+            left_out += (owner_type,)
         listed = listed[listed["owner_type"] != owner_type]
     return listed, left_out
 
 
-def download_later(frame: pd.DataFrame, file_stem: str, label: str) -> None:
-    """A CSV download (UTF-8 with BOM, as ui.download) that is only written when clicked: a
-    whole cascade can be tens of thousands of rows, too many to write on every rerun."""
-    st.download_button(label, lambda: frame.to_csv(index=False).encode("utf-8-sig"), file_name=f"{file_stem}.csv",
-                       mime="text/csv", icon=":material/download:", key=f"download-{file_stem}")
+def left_out_by_query(cascade: pd.DataFrame | None) -> tuple[str, ...]:
+    """The owner types goal_cascade left out (its `detail`: the lowest level it kept)."""
+    if cascade is None or cascade.empty or "detail" not in cascade.columns:
+        return ()
+    return DETAIL_LEFT_OUT.get(str(cascade["detail"].iloc[0]), ())
+
+
+def cascade_goal_count(cascade: pd.DataFrame) -> int:
+    """How many goals the whole cascade holds: those returned and those goal_cascade left out."""
+    return len(cascade) + int(_column(cascade, "left_out_goals", 0).fillna(0).sum())
+
+
+def whole_cascade_csv(dataset: Any, params: Mapping[str, object], viewer: Any = None) -> bytes:
+    """Every goal of goal_cascade (max_goals 0) as CSV (UTF-8 with BOM, as ui.download), written by
+    DuckDB to a temporary file: the memory it takes is the CSV's, not an 864k-row frame's.
+
+    A department-scoped viewer gets the rows through run_query, which applies their scope (their
+    part of the cascade is small); everyone else one COPY of the same query.
+    """
+    import tempfile
+
+    from gradelens.queries import bind_params, get_query, run_query
+
+    query = get_query("goal_cascade")
+    given = {**params, "max_goals": 0}
+    if viewer is not None and viewer.role != "admin":
+        return run_query(dataset, "goal_cascade", given, viewer=viewer).to_csv(index=False).encode("utf-8-sig")
+    bound = bind_params(dataset, query, given)
+    sql = query.sql.strip().rstrip(";")
+    with tempfile.TemporaryDirectory(prefix="gradelens-") as folder:
+        target = str(Path(folder) / "goal_cascade.csv")
+        dataset.cursor().execute(f"COPY ({sql}\n) TO $csv_target (FORMAT csv, HEADER true)", {**bound, "csv_target": target})
+        return "\ufeff".encode("utf-8") + Path(target).read_bytes()
+
+
+def download_cascade(params: Mapping[str, object], file_stem: str, label: str) -> None:
+    """The whole cascade's CSV download, only written when clicked (whole_cascade_csv): at
+    200,000 employees it is 864,603 goals, too many to hold or write on every rerun."""
+    dataset, viewer = ui.current_dataset(), ui.current_viewer()
+    details = {"file": f"{file_stem}.csv", **{k: str(v) for k, v in params.items() if v is not None}}
+    st.download_button(label, lambda: whole_cascade_csv(dataset, params, viewer), file_name=f"{file_stem}.csv",
+                       mime="text/csv", icon=":material/download:", key=f"download-{file_stem}",
+                       on_click=ui.record_audit, args=("export", file_stem, details))
+
+
+def branch_choice(cascade: pd.DataFrame) -> str | None:
+    """A select box of the goals with goals left out beneath them (goal_cascade's max_goals);
+    the goal_id chosen, whose branch the page then lists, or None."""
+    open_ = cascade[_column(cascade, "left_out_children", 0).fillna(0) > 0]
+    if open_.empty:
+        return None
+    goals: dict[str, str] = {}  # label -> goal_id; labels, not ids, are the options (AppTest reads them back)
+    for row in open_.itertuples(index=False):
+        label = f"{_goal_title(row)} ({format_count(row.left_out_goals)})"
+        goals[label if label not in goals else f"{label} · {row.goal_id}"] = row.goal_id
+    label = st.selectbox(t("attainment.open_branch"), list(goals), index=None,
+                         placeholder=t("attainment.open_branch_placeholder"), key="attainment_open_branch")
+    return goals.get(label) if label is not None else None
 
 
 def cascade_table(cascade: pd.DataFrame) -> pd.DataFrame:
@@ -741,6 +807,11 @@ def _missing(value: object) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def _column(frame: pd.DataFrame, name: str, default: object) -> pd.Series:
+    """A column of the frame, or `default` on every row when the frame lacks it."""
+    return frame[name] if name in frame.columns else pd.Series(default, index=frame.index)
 
 
 def _number(value: object) -> float | None:

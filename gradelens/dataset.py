@@ -126,6 +126,7 @@ class Dataset:
         con.execute(DEFINITIONS_SQL.read_text(encoding="utf-8"))
         derived.attach_owners(con, derived_folder)
         derived.attach_people(con, derived_folder)
+        derived.attach_tree(con, derived_folder)
         return con
 
     def _create_table_view(self, con: duckdb.DuckDBPyConnection, table: Table, files: list[Path]) -> None:

@@ -14,6 +14,8 @@ so it is written once, when the data changes (`gradelens demo`, `gradelens impor
     _derived/<fingerprint>/graded_people/cycle_id=<id>/part-0.parquet
         grades joined to employees and their units (definitions.sql, graded_people): the start of
         every multi-cycle grade and appeal question
+    _derived/<fingerprint>/goal_tree/cycle_id=<id>/part-0.parquet
+        each goal's linked parent, top ancestor, depth and path (definitions.sql, cycle_goal_tree)
 
 The folder name is the fingerprint of what they were computed from (the files of the SOURCES
 tables and the policy's attainment cap), so a stale copy is never used: when
@@ -49,7 +51,7 @@ from gradelens.i18n import t
 DERIVED = "_derived"
 SOURCES = ("cycles", "goals", "kpi_actuals", "employees", "org_units", "grades")
 """The tables the derived ones are computed from; a change to any other leaves them valid."""
-FORMAT_VERSION = "3"
+FORMAT_VERSION = "4"
 """Part of the fingerprint: bump it when what is derived changes, so old copies are ignored."""
 LENIENCY = "leniency"
 LENIENCY_SOURCES = ("ratings", "employees", "org_units")
@@ -156,6 +158,21 @@ def attach_owners(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
         relation.create_view("owner_month_attainment", replace=True)
 
 
+def attach_tree(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
+    """Point `cycle_goal_tree` at the derived `folder`'s rows; run after definitions.sql."""
+    files = _files(folder, "goal_tree")
+    if files:  # replaces definitions.sql's macro over cycle_goal_tree_computed
+        con.read_parquet(files, hive_partitioning=True).project(
+            "CAST(cycle_id AS VARCHAR) AS cycle_id, CAST(goal_id AS VARCHAR) AS goal_id, "
+            "CAST(linked_parent_id AS VARCHAR) AS linked_parent_id, CAST(parent_issue AS VARCHAR) AS parent_issue, "
+            "CAST(top_goal_id AS VARCHAR) AS top_goal_id, CAST(depth AS INTEGER) AS depth, CAST(path AS VARCHAR[]) AS path"
+        ).create_view("goal_tree")
+        con.execute(
+            "CREATE OR REPLACE MACRO cycle_goal_tree(for_cycle) AS TABLE "
+            "SELECT goal_id, linked_parent_id, parent_issue, top_goal_id, depth, path FROM goal_tree WHERE cycle_id = for_cycle"
+        )
+
+
 def attach_people(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
     """Point `graded_people` at the derived `folder`'s rows; run after definitions.sql."""
     files = _files(folder, "graded_people")
@@ -203,6 +220,16 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
                 )
             report(0.35, t("derived.computing", table="owner_month_attainment"))
             _write_month_attainment(con, work / "owner_month_attainment")
+            report(0.5, t("derived.computing", table="goal_tree"))
+            out = work / "goal_tree"
+            out.mkdir(parents=True)
+            cycles = [row[0] for row in con.execute("SELECT DISTINCT cycle_id FROM goals WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall()]
+            for cycle in cycles:  # one walk per cycle: the macro's filter on the cycle reaches into the recursion
+                con.execute(
+                    "COPY (SELECT $cycle AS cycle_id, * FROM cycle_goal_tree_computed($cycle) ORDER BY goal_id) TO $target "
+                    "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
+                    {"cycle": cycle, "target": str(out)},
+                )
         (work / "complete").write_text(f"format {FORMAT_VERSION}\n", encoding="utf-8")  # the folder name is the fingerprint
         report(0.6, t("derived.placing"))
         if target.exists():  # built by someone else meanwhile

@@ -68,24 +68,31 @@ scope = attainment.narrowed_scope(selection, cell)
 # How: the cascade from company goals to people.
 st.subheader(t("attainment.cascade"))
 with st.spinner(t("attainment.working")):
-    cascade = ui.query("goal_cascade", as_of=as_of, **scope)
+    cascade = ui.query("goal_cascade", as_of=as_of, max_goals=attainment.MAX_TABLE_GOALS, **scope)
 if cascade is None or cascade.empty:
     st.info(t("attainment.no_goals"), icon=":material/flag:")
 else:
     st.plotly_chart(attainment.cascade_chart(cascade), key="attainment_cascade")
     st.caption(t("attainment.cascade_help"))
     goal_columns = ["goal", "owner_type", "department", "region", "attainment", "children_attainment", "children", "weight", "strategy_theme", "goal_id"]
-    masking = cascade[cascade["masks_shortfall"] & cascade["in_scope"]].assign(goal=lambda f: f["title"])
-    if not masking.empty:
+    masking = ui.query("goal_cascade", as_of=as_of, goals="masks_shortfall", max_goals=0, **scope)
+    if masking is not None and not masking.empty:
         st.warning(t("attainment.masks_shortfall", count=format_count(len(masking))), icon=":material/visibility_off:")
-        attainment.show_table(masking, goal_columns, f"goal_cascade_masking_{selection.cycle}")
+        attainment.show_table(masking.assign(goal=masking["title"]), goal_columns, f"goal_cascade_masking_{selection.cycle}")
     listed, left_out = attainment.cascade_for_tables(cascade)
+    goals = format_count(attainment.cascade_goal_count(cascade))
     if left_out:
-        st.caption(t(f"attainment.cascade_without_{left_out[-1]}", goals=format_count(len(cascade))))
+        st.caption(t(f"attainment.cascade_without_{left_out[-1]}", goals=goals))
     for number, (label, branch) in enumerate(attainment.cascade_branches(listed)):
         with st.expander(label):
             attainment.show_table(branch, goal_columns, f"goal_cascade_{selection.cycle}_{number + 1}")
-    attainment.download_later(cascade, f"goal_cascade_{selection.cycle}", t("attainment.download_cascade", goals=format_count(len(cascade))))
+    root = attainment.branch_choice(cascade)
+    if root is not None:
+        branch = ui.query("goal_cascade", as_of=as_of, root=root, max_goals=attainment.MAX_TABLE_GOALS, **scope)
+        if branch is not None and not branch.empty:
+            attainment.show_table(attainment.cascade_table(branch), goal_columns, f"goal_cascade_{selection.cycle}_{root}")
+    attainment.download_cascade({"cycle": selection.cycle, "as_of": as_of, **scope}, f"goal_cascade_{selection.cycle}",
+                                t("attainment.download_cascade", goals=goals))
 
 # Strategy themes: a goal carries its top ancestor's theme.
 st.subheader(t("attainment.themes"))

@@ -10,20 +10,17 @@
 -- @needs goals
 -- @privacy aggregate count=individual_goals
 -- @returns department_id, department, individual_goals, linked_goals, alignment_rate, broken_links
-WITH cycle_goals AS (
-    SELECT * FROM goals WHERE cycle_id = $cycle
-),
-individual AS (
+WITH individual AS (
     SELECT
         e.department_id,
         coalesce(e.department, '(no department)') AS department,
         e.region,
         g.parent_goal_id,
-        parent.goal_id IS NOT NULL AS linked
-    FROM cycle_goals AS g
-    LEFT JOIN cycle_goals AS parent ON parent.goal_id = g.parent_goal_id
-    LEFT JOIN employee_units AS e ON e.cycle_id = g.cycle_id AND e.employee_id = g.owner_id
-    WHERE g.owner_type = 'employee'
+        tree.linked_parent_id IS NOT NULL AS linked
+    FROM goals AS g
+    JOIN cycle_goal_tree($cycle) AS tree USING (goal_id)
+    LEFT JOIN (SELECT * FROM employee_units WHERE cycle_id = $cycle) AS e ON e.employee_id = g.owner_id
+    WHERE g.cycle_id = $cycle AND g.owner_type = 'employee'
 )
 SELECT
     department_id,

@@ -13,30 +13,32 @@
 -- @needs cycles, goals
 -- @privacy aggregate count=goals
 -- @returns strategy_theme, goals, goals_with_attainment, attainment, individual_goals, individual_attainment, company_goal_attainment, on_track_share
-WITH RECURSIVE cycle_goals AS (
+WITH cycle_goals AS (
     SELECT * FROM cycle_goal_attainment($cycle, $as_of)
 ),
-linked AS (
-    SELECT g.*, parent.goal_id AS linked_parent_id
-    FROM cycle_goals AS g
-    LEFT JOIN cycle_goals AS parent ON parent.goal_id = g.parent_goal_id
-),
+-- Each goal's top ancestor comes with the cycle's goal tree (precomputed when current).
 themed AS (
-    SELECT linked.*, top.strategy_theme AS inherited_theme
-    FROM linked
-    JOIN (SELECT goal_id, arg_max(ancestor_id, steps) AS top_goal_id FROM cycle_goal_ancestors($cycle) GROUP BY goal_id) AS tops
-        USING (goal_id)
-    JOIN linked AS top ON top.goal_id = tops.top_goal_id
+    SELECT g.*, top.strategy_theme AS inherited_theme
+    FROM cycle_goals AS g
+    JOIN cycle_goal_tree($cycle) AS tree USING (goal_id)
+    JOIN cycle_goals AS top ON top.goal_id = tree.top_goal_id
+),
+-- Who owns goals: the cycle's employees and the org units, each with its department and region.
+owners AS (
+    SELECT 'employee' AS owner_kind, employee_id AS owner_id, department_id, region
+    FROM employee_units WHERE cycle_id = $cycle
+    UNION ALL
+    SELECT 'unit', u.unit_id, d.department_id, u.region
+    FROM org_units AS u LEFT JOIN unit_departments AS d USING (unit_id)
 ),
 placed AS (
     SELECT
         g.*,
-        CASE g.owner_type WHEN 'employee' THEN e.department_id WHEN 'company' THEN NULL ELSE d.department_id END AS department_id,
-        CASE g.owner_type WHEN 'employee' THEN e.region WHEN 'company' THEN NULL ELSE u.region END AS region
+        CASE WHEN g.owner_type <> 'company' THEN o.department_id END AS department_id,
+        CASE WHEN g.owner_type <> 'company' THEN o.region END AS region
     FROM themed AS g
-    LEFT JOIN employee_units AS e ON g.owner_type = 'employee' AND e.cycle_id = g.cycle_id AND e.employee_id = g.owner_id
-    LEFT JOIN org_units AS u ON g.owner_type NOT IN ('employee', 'company') AND u.unit_id = g.owner_id
-    LEFT JOIN unit_departments AS d ON g.owner_type NOT IN ('employee', 'company') AND d.unit_id = g.owner_id
+    LEFT JOIN owners AS o
+        ON o.owner_kind = CASE WHEN g.owner_type = 'employee' THEN 'employee' ELSE 'unit' END AND o.owner_id = g.owner_id
 ),
 company AS (
     SELECT

@@ -9,31 +9,25 @@
 -- @param region text=null  Only goals owned within this region (default: all).
 -- @needs goals
 -- @returns goal_id, owner_type, owner_id, owner_name, department_id, department, region, title, kpi, weight, parent_goal_id, reason
-WITH cycle_goals AS (
-    SELECT * FROM goals WHERE cycle_id = $cycle
+WITH unlinked AS (
+    SELECT g.*, coalesce(tree.parent_issue, 'no_parent') AS reason
+    FROM goals AS g
+    JOIN cycle_goal_tree($cycle) AS tree USING (goal_id)
+    WHERE g.cycle_id = $cycle AND g.owner_type <> 'company' AND tree.linked_parent_id IS NULL
 ),
-unlinked AS (
-    SELECT
-        g.*,
-        CASE
-            WHEN g.parent_goal_id IS NULL THEN 'no_parent'
-            WHEN g.parent_goal_id IN (SELECT goal_id FROM cycle_foreign_parents($cycle)) THEN 'parent_other_cycle'
-            ELSE 'parent_missing'
-        END AS reason
-    FROM cycle_goals AS g
-    LEFT JOIN cycle_goals AS parent ON parent.goal_id = g.parent_goal_id
-    WHERE g.owner_type <> 'company' AND parent.goal_id IS NULL
+-- Who owns goals: the cycle's employees and the org units, each with its department and region.
+owners AS (
+    SELECT 'employee' AS owner_kind, employee_id AS owner_id, name AS owner_name, department_id, region
+    FROM employee_units WHERE cycle_id = $cycle
+    UNION ALL
+    SELECT 'unit', u.unit_id, u.name, d.department_id, u.region
+    FROM org_units AS u LEFT JOIN unit_departments AS d USING (unit_id)
 ),
 placed AS (
-    SELECT
-        g.*,
-        CASE g.owner_type WHEN 'employee' THEN e.name ELSE u.name END AS owner_name,
-        CASE g.owner_type WHEN 'employee' THEN e.department_id ELSE d.department_id END AS department_id,
-        CASE g.owner_type WHEN 'employee' THEN e.region ELSE u.region END AS region
+    SELECT g.*, o.owner_name, o.department_id, o.region
     FROM unlinked AS g
-    LEFT JOIN employee_units AS e ON g.owner_type = 'employee' AND e.cycle_id = g.cycle_id AND e.employee_id = g.owner_id
-    LEFT JOIN org_units AS u ON g.owner_type <> 'employee' AND u.unit_id = g.owner_id
-    LEFT JOIN unit_departments AS d ON g.owner_type <> 'employee' AND d.unit_id = g.owner_id
+    LEFT JOIN owners AS o
+        ON o.owner_kind = CASE WHEN g.owner_type = 'employee' THEN 'employee' ELSE 'unit' END AND o.owner_id = g.owner_id
 )
 SELECT
     p.goal_id,

@@ -84,6 +84,7 @@ def all_files(folder: Path) -> dict[str, bytes]:
 
 def test_the_folder_holds_one_parquet_file_per_table_a_partition_per_cycle_and_the_manifest(demo_dir, manifest):
     derived = ("_derived/*/goal_end_actuals", "_derived/*/owner_end_attainment", "_derived/*/owner_month_attainment", "_derived/*/graded_people",
+               "_derived/*/goal_tree",
                "_derived/*/leniency/*/leniency_raters", "_derived/*/leniency/*/leniency_pairs", "_derived/*/leniency/*/leniency_fits")
     expected = {f"{table}.parquet" for table in FLAT_TABLES} | {MANIFEST_FILE, "_derived/*/complete", "_derived/*/leniency/*/complete"} | {
         f"{table}/cycle_id={cycle_id}/part-0.parquet"
