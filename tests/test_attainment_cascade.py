@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from gradelens import attainment, derived
+from gradelens.access import Viewer
 from gradelens.attainment import cascade_goal_count, cascade_nodes, whole_cascade_csv
 from gradelens.dataset import open_dataset
 from gradelens.queries import run_query
@@ -222,3 +223,14 @@ def test_the_page_lists_kept_goals_and_opens_a_branch_on_request(monkeypatch, me
     at = picker.select_index(0).run()
     # G-D1's branch (6 goals > 5) keeps department and team goals: G-D1 and, under it, G-T2.
     assert ["G-D1", "G-T2"] in listed(at)
+
+
+def test_the_whole_cascade_csv_keeps_a_scoped_viewer_to_what_run_query_gives_them(messy):
+    department = cascade(messy, max_goals=0)["department_id"].dropna().iloc[0]
+    hrbp = Viewer("hr@example.com", "hrbp", (department,))
+    frame = pd.read_csv(io.BytesIO(whole_cascade_csv(messy, {"cycle": "2025H2"}, hrbp)), encoding="utf-8-sig")
+    scoped = run_query(messy, "goal_cascade", {"cycle": "2025H2", "max_goals": 0}, viewer=hrbp)
+    assert frame["goal_id"].tolist() == scoped["goal_id"].tolist()
+    assert len(frame) < len(cascade(messy, max_goals=0))  # the other department's goals are not in it
+    manager = Viewer("pm@example.com", "performance_manager")
+    assert whole_cascade_csv(messy, {"cycle": "2025H2"}, manager) == whole_cascade_csv(messy, {"cycle": "2025H2"})
