@@ -35,6 +35,18 @@ goal_places AS (
 ),
 -- Thresholds as in gradelens/attainment.py (ON_TRACK, AT_RISK) and charts.ATTAINMENT_COLORSCALE,
 -- compared after rounding to 9 decimals (as goal_cascade's status).
+-- Goals owned within the filters. Without filters every goal of the cycle counts, so the
+-- places of its owners are not looked up: DuckDB drops the branch whose condition is false for
+-- the bound values, and the company-wide headline skips joining 0.9M goals to their owners.
+counted_goals AS (
+    SELECT attainment FROM cycle_goal_attainment($cycle, $as_of)
+    WHERE $department IS NULL AND $region IS NULL
+    UNION ALL
+    SELECT attainment FROM goal_places
+    WHERE ($department IS NOT NULL OR $region IS NOT NULL)
+      AND ($department IS NULL OR department_id = $department)
+      AND ($region IS NULL OR region = $region)
+),
 goal_figures AS (
     SELECT
         count(*) AS goals,
@@ -42,9 +54,7 @@ goal_figures AS (
         count(*) FILTER (WHERE round(attainment, 9) >= 1.0) AS on_track,
         count(*) FILTER (WHERE round(attainment, 9) >= 0.8 AND round(attainment, 9) < 1.0) AS at_risk,
         count(*) FILTER (WHERE round(attainment, 9) < 0.8) AS off_track
-    FROM goal_places
-    WHERE ($department IS NULL OR department_id = $department)
-      AND ($region IS NULL OR region = $region)
+    FROM counted_goals
 ),
 employee_figures AS (
     SELECT count(*) AS employees, count(o.attainment) AS employees_with_attainment, avg(o.attainment) AS attainment
