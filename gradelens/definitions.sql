@@ -195,42 +195,11 @@ GROUP BY cycle_id, until_date, owner_type, owner_id;
 -- Replaced by the precomputed rows when they are current (gradelens/derived.py, attach_owners).
 CREATE VIEW owner_month_attainment AS SELECT * FROM owner_month_attainment_computed;
 
--- The group each employee belongs to in every cycle, for "group by" choices:
+-- Everyone graded with the group they belong to in each cycle, for "group by" choices:
 -- department, region, job_level, or manager (a manager's group is their direct reports).
--- People without that attribute form the group '(none)'.
-CREATE MACRO employee_groups(group_by) AS TABLE
-SELECT
-    eg_employee.cycle_id,
-    eg_employee.employee_id,
-    eg_employee.department_id,
-    eg_employee.region,
-    coalesce(CASE group_by
-        WHEN 'department' THEN eg_employee.department_id
-        WHEN 'region' THEN eg_employee.region
-        WHEN 'job_level' THEN eg_employee.job_level
-    END, '(none)') AS group_id,
-    CASE group_by
-        WHEN 'department' THEN eg_employee.department
-        WHEN 'region' THEN coalesce(eg_employee.region, '(no region)')
-        WHEN 'job_level' THEN coalesce(eg_employee.job_level, '(no job level)')
-    END AS group_name
-FROM employee_units AS eg_employee
-WHERE group_by <> 'manager'
--- Managers' names need a second pass over employees; DuckDB drops the branch whose condition
--- is false for the bound group_by, so the other groupings do not pay for it.
-UNION ALL
-SELECT
-    eg_employee.cycle_id,
-    eg_employee.employee_id,
-    eg_employee.department_id,
-    eg_employee.region,
-    coalesce(eg_employee.manager_id, '(none)') AS group_id,
-    coalesce(eg_manager.name, eg_employee.manager_id, '(no manager)') AS group_name
-FROM employee_units AS eg_employee
-LEFT JOIN employees AS eg_manager ON eg_manager.cycle_id = eg_employee.cycle_id AND eg_manager.employee_id = eg_employee.manager_id
-WHERE group_by = 'manager';
-
--- graded_people with the group of employee_groups(group_by): the grade questions' population.
+-- People without that attribute form the group '(none)'. Managers' names need a second pass
+-- over employees; DuckDB drops the branch whose condition is false for the bound group_by, so
+-- the other groupings do not pay for it.
 CREATE MACRO graded_groups(group_by) AS TABLE
 SELECT
     gg_person.*,
