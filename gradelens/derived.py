@@ -40,7 +40,8 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -202,9 +203,7 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
     if (target / "complete").is_file():
         _build_leniency(dataset_dir, target, report)
         return target
-    root.mkdir(exist_ok=True)
-    work = root / f".building-{uuid.uuid4().hex[:8]}"
-    try:
+    with _building(root, target, FORMAT_VERSION) as work:
         # Computed from the raw tables only (use_derived=False), never from older derived files.
         with dataset.cursor(use_derived=False) as con:
             tables = ((0.05, "goal_end_actuals", "goal_id"), (0.2, "owner_end_attainment", "owner_type, owner_id"),
@@ -230,15 +229,7 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
                     "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
                     {"cycle": cycle, "target": str(out)},
                 )
-        (work / "complete").write_text(f"format {FORMAT_VERSION}\n", encoding="utf-8")  # the folder name is the fingerprint
         report(0.6, t("derived.placing"))
-        if target.exists():  # built by someone else meanwhile
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            work.rename(target)
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
     _remove_old(root, keep=target)
     _build_leniency(dataset_dir, target, report)
     report(1.0, t("derived.done"))
@@ -257,21 +248,28 @@ def _build_leniency(dataset_dir: Path, attainment: Path, report: Callable[[float
     target = root / leniency_fingerprint(dataset_dir, dataset.policy)
     if (target / "complete").is_file():
         return
-    root.mkdir(exist_ok=True)
-    work = root / f".building-{uuid.uuid4().hex[:8]}"
-    try:
-        work.mkdir()
+    with _building(root, target, LENIENCY_FORMAT_VERSION) as work:
         report(0.7, t("derived.computing", table="leniency_fits"))
         write_stored_fits(dataset, work)
-        (work / "complete").write_text(f"format {LENIENCY_FORMAT_VERSION}\n", encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(work, ignore_errors=True)
-        else:
+    _remove_old(root, keep=target)
+
+
+@contextmanager
+def _building(root: Path, target: Path, version: str) -> Iterator[Path]:
+    """A temporary folder in `root` to write into; when the block ends without an error it is
+    marked complete and renamed to `target`, so a reader sees all of it or none (dropped if
+    someone else built `target` meanwhile); on an error it is removed."""
+    root.mkdir(exist_ok=True)
+    work = root / f".building-{uuid.uuid4().hex[:8]}"
+    work.mkdir()
+    try:
+        yield work
+        (work / "complete").write_text(f"format {version}\n", encoding="utf-8")  # the folder name is the fingerprint
+        if not target.exists():
             work.rename(target)
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
-    _remove_old(root, keep=target)
 
 
 def _write_month_attainment(con: duckdb.DuckDBPyConnection, out: Path) -> None:
