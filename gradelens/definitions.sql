@@ -224,6 +224,15 @@ FROM graded_people AS gg_person
 LEFT JOIN employees AS gg_manager ON gg_manager.cycle_id = gg_person.cycle_id AND gg_manager.employee_id = gg_person.manager_id
 WHERE group_by = 'manager';
 
+-- Who can own a cycle's goals: its employees and the org units, each with name, department
+-- and region (company goals are placed in none).
+CREATE MACRO cycle_goal_owners(for_cycle) AS TABLE
+SELECT 'employee' AS owner_kind, employee_id AS owner_id, name AS owner_name, department_id, region
+FROM employee_units WHERE cycle_id = for_cycle
+UNION ALL
+SELECT 'unit', cgo_unit.unit_id, cgo_unit.name, cgo_department.department_id, cgo_unit.region
+FROM org_units AS cgo_unit LEFT JOIN unit_departments AS cgo_department ON cgo_department.unit_id = cgo_unit.unit_id;
+
 -- Each goal of a cycle with every ancestor (itself at steps 0), following parent links within
 -- the cycle only (a parent that is missing or in another cycle is not followed). The top
 -- ancestor is the one with the most steps; a goal inherits its strategy theme from it.

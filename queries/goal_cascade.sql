@@ -36,13 +36,8 @@ tree AS (
     SELECT t.goal_id, t.linked_parent_id, g.owner_type, g.owner_id, g.weight, g.attainment
     FROM cycle_goal_tree($cycle) AS t JOIN cycle_goals AS g USING (goal_id)
 ),
--- Who owns goals: the cycle's employees and the org units, each with its department and region.
 owners AS (
-    SELECT 'employee' AS owner_kind, employee_id AS owner_id, name AS owner_name, department_id, region
-    FROM employee_units WHERE cycle_id = $cycle
-    UNION ALL
-    SELECT 'unit', u.unit_id, u.name, d.department_id, u.region
-    FROM org_units AS u LEFT JOIN unit_departments AS d USING (unit_id)
+    SELECT * FROM cycle_goal_owners($cycle)
 ),
 -- Where each goal's owner sits (company goals in no department or region), for the filters.
 placed AS (

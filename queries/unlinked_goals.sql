@@ -15,13 +15,8 @@ WITH unlinked AS (
     JOIN cycle_goal_tree($cycle) AS tree USING (goal_id)
     WHERE g.cycle_id = $cycle AND g.owner_type <> 'company' AND tree.linked_parent_id IS NULL
 ),
--- Who owns goals: the cycle's employees and the org units, each with its department and region.
 owners AS (
-    SELECT 'employee' AS owner_kind, employee_id AS owner_id, name AS owner_name, department_id, region
-    FROM employee_units WHERE cycle_id = $cycle
-    UNION ALL
-    SELECT 'unit', u.unit_id, u.name, d.department_id, u.region
-    FROM org_units AS u LEFT JOIN unit_departments AS d USING (unit_id)
+    SELECT * FROM cycle_goal_owners($cycle)
 ),
 placed AS (
     SELECT g.*, o.owner_name, o.department_id, o.region
