@@ -121,12 +121,9 @@ class Dataset:
         con = duckdb.connect(config={"threads": 2})
         for name, table in TABLES.items():
             self._create_table_view(con, table, self.files[name])
-        derived.attach_actuals(con, derived_folder)
         _create_policy_tables(con, self.policy)
         con.execute(DEFINITIONS_SQL.read_text(encoding="utf-8"))
-        derived.attach_owners(con, derived_folder)
-        derived.attach_people(con, derived_folder)
-        derived.attach_tree(con, derived_folder)
+        derived.attach(con, derived_folder)
         return con
 
     def _create_table_view(self, con: duckdb.DuckDBPyConnection, table: Table, files: list[Path]) -> None:

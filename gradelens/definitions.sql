@@ -73,8 +73,22 @@ SELECT
 FROM grades AS g
 JOIN employee_units AS u USING (cycle_id, employee_id);
 
+-- The KPI actuals dated within their goal's cycle (kpi_actuals carries its goal's cycle_id:
+-- imports and the demo write it partitioned by cycle). Actuals dated outside are ignored.
+CREATE VIEW cycle_actuals AS
+SELECT k.cycle_id, k.goal_id, k.as_of, k.actual
+FROM kpi_actuals AS k JOIN cycles AS c ON c.cycle_id = k.cycle_id
+WHERE k.as_of BETWEEN c.start_date AND c.end_date;
+
+-- Each goal's latest actual dated within its cycle. Queries read goal_end_actuals: these rows
+-- precomputed (gradelens/derived.py), or this view.
+CREATE VIEW goal_end_actuals AS
+SELECT cycle_id, goal_id, arg_max(actual, as_of) AS actual, max(as_of) AS actual_as_of
+FROM cycle_actuals
+GROUP BY cycle_id, goal_id;
+
 -- The goals of one cycle with their latest actual up to `until_date` (NULL: the cycle's end) and
--- their attainment. Actuals dated outside the cycle are ignored (cycle_actuals, gradelens/derived.py).
+-- their attainment. Actuals dated outside the cycle are ignored (cycle_actuals).
 -- At the cycle's end the latest actuals come precomputed (goal_end_actuals); DuckDB drops the
 -- branch whose condition is false for the bound `until_date`, so only one of them runs.
 CREATE MACRO cycle_goal_attainment(for_cycle, until_date) AS TABLE
@@ -121,7 +135,7 @@ FROM goal_end_attainment
 WHERE attainment IS NOT NULL AND weight > 0
 GROUP BY cycle_id, owner_type, owner_id;
 
--- Replaced by the precomputed rows when they are current (gradelens/derived.py, attach_owners).
+-- Replaced by the precomputed rows when they are current (gradelens/derived.py, attach).
 CREATE VIEW owner_end_attainment AS SELECT * FROM owner_end_attainment_computed;
 
 -- An owner's attainment: sum(weight * attainment) / sum(weight) over its goals that have an
@@ -192,7 +206,7 @@ FROM oma_goal
 WHERE attainment IS NOT NULL AND weight > 0
 GROUP BY cycle_id, until_date, owner_type, owner_id;
 
--- Replaced by the precomputed rows when they are current (gradelens/derived.py, attach_owners).
+-- Replaced by the precomputed rows when they are current (gradelens/derived.py, attach).
 CREATE VIEW owner_month_attainment AS SELECT * FROM owner_month_attainment_computed;
 
 -- Everyone graded with the group they belong to in each cycle, for "group by" choices:
@@ -272,7 +286,7 @@ SELECT DISTINCT goals.goal_id FROM goals JOIN fp_unfound ON fp_unfound.goal_id =
 -- parent_other_cycle), the top ancestor, the depth (links up to it) and the path of goal ids
 -- from the top ancestor down to the goal itself, as cycle_goal_ancestors gives them. It depends
 -- on goals only (not on actuals or an as-of date), so it is precomputed per cycle when the
--- derived tables are current (gradelens/derived.py, attach_tree replaces cycle_goal_tree).
+-- derived tables are current (gradelens/derived.py: attach replaces cycle_goal_tree).
 -- Walked down from the roots (one row per goal, where walking up from every goal makes one per
 -- goal and ancestor: 0.9M rows instead of 3.3M at 200,000 employees); goals in a loop of links
 -- (bad data), which no root reaches, are walked up as cycle_goal_ancestors does.
@@ -319,6 +333,6 @@ SELECT
     gtc_placed.path
 FROM gtc_linked JOIN gtc_placed USING (goal_id);
 
--- Replaced by a read of the precomputed rows when they are current (derived.attach_tree).
+-- Replaced by a read of the precomputed rows when they are current (derived.attach).
 CREATE MACRO cycle_goal_tree(for_cycle) AS TABLE
 SELECT * FROM cycle_goal_tree_computed(for_cycle);

@@ -17,12 +17,13 @@ so it is written once, when the data changes (`gradelens demo`, `gradelens impor
     _derived/<fingerprint>/goal_tree/cycle_id=<id>/part-0.parquet
         each goal's linked parent, top ancestor, depth and path (definitions.sql, cycle_goal_tree)
 
-The folder name is the fingerprint of what they were computed from (the files of the SOURCES
-tables and the policy's attainment cap), so a stale copy is never used: when
-it does not match, `attach_actuals` / `attach_owners` define the same relations as views over
-the raw tables (correct, slower) and the data page says so. Only attainment as of a cycle's
-end reads them; an earlier as-of date reads the actuals themselves, which imports and the
-demo write partitioned by their goal's cycle.
+Each is a view of the same name in definitions.sql that computes the rows from the raw tables;
+`attach` replaces the view with a read of the stored rows (STORED lists them). The folder name
+is the fingerprint of what they were computed from (the files of the SOURCES tables and the
+policy's attainment cap), so a stale copy is never used: when it does not match, the views stay
+(correct, slower) and the data page says so. Only attainment as of a cycle's end reads them;
+an earlier as-of date reads the actuals themselves, which imports and the demo write
+partitioned by their goal's cycle.
 
 The rater-leniency fits of the default role (manager) for every cycle are stored beside them,
 
@@ -42,6 +43,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -60,12 +62,6 @@ LENIENCY_SOURCES = ("ratings", "employees", "org_units")
 LENIENCY_FORMAT_VERSION = "1"
 """Part of the leniency fingerprint: bump it when the estimator or the stored tables change."""
 
-GOAL_END_ACTUALS_SQL = """
-SELECT a.cycle_id, a.goal_id, arg_max(a.actual, a.as_of) AS actual, max(a.as_of) AS actual_as_of
-FROM cycle_actuals AS a
-GROUP BY a.cycle_id, a.goal_id
-"""
-"""Each goal's latest actual dated within its cycle: the fallback view and what `build` writes."""
 
 
 def source_fingerprint(dataset_dir: Path, attainment_cap: float) -> str:
@@ -116,74 +112,43 @@ def _files(folder: Path | None, name: str) -> list[str]:
     return [str(f) for f in sorted((folder / name).rglob("*.parquet"))] if folder else []
 
 
-def attach_actuals(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
-    """Define `cycle_actuals` and `goal_end_actuals`: from the derived `folder`, else computed.
+OWNER_COLUMNS = (("owner_type", "VARCHAR"), ("owner_id", "VARCHAR"), ("attainment", "DOUBLE"), ("goals_with_actuals", "BIGINT"))
 
-    Needs the table views (`kpi_actuals` with its `cycle_id`, `goals`, `cycles`).
-    """
-    con.execute(
-        """
-        CREATE VIEW cycle_actuals AS
-        SELECT k.cycle_id, k.goal_id, k.as_of, k.actual
-        FROM kpi_actuals AS k JOIN cycles AS c ON c.cycle_id = k.cycle_id
-        WHERE k.as_of BETWEEN c.start_date AND c.end_date
-        """
-    )
-    files = _files(folder, "goal_end_actuals")
-    if not files:
-        con.execute(f"CREATE VIEW goal_end_actuals AS {GOAL_END_ACTUALS_SQL}")
+
+@dataclass(frozen=True)
+class StoredTable:
+    """A derived table: written per cycle by `build`, read back by `attach` in place of the
+    definitions.sql view of the same name (which computes the same rows from the raw tables)."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    """Name and DuckDB type of each column after the cycle_id partition, cast so as read back."""
+    order: str = ""
+    """Sort within a cycle's file when `build` copies the view; empty when `write` is given."""
+    write: Callable[[duckdb.DuckDBPyConnection, Path], None] | None = None
+    """Writes the table into a folder, for tables that are not a copy of one view."""
+    then: str = ""
+    """SQL run after the stored rows are attached (the goal tree's macro reads them)."""
+
+    def relation(self, con: duckdb.DuckDBPyConnection, files: list[str]) -> duckdb.DuckDBPyRelation:
+        columns = (("cycle_id", "VARCHAR"),) + self.columns
+        if not files:  # a cycle of one month has no month end before its end: an empty table is current
+            return con.sql("SELECT " + ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in columns) + " WHERE false")
+        return con.read_parquet(files, hive_partitioning=True).project(
+            ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in columns))
+
+
+def attach(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
+    """Point each stored table's view at the derived `folder`'s rows; run after definitions.sql.
+
+    Without a current folder the definitions.sql views stay: the same rows, computed."""
+    if folder is None:
         return
-    con.read_parquet(files, hive_partitioning=True).project(
-        "CAST(cycle_id AS VARCHAR) AS cycle_id, CAST(goal_id AS VARCHAR) AS goal_id, "
-        "CAST(actual AS DOUBLE) AS actual, CAST(actual_as_of AS DATE) AS actual_as_of"
-    ).create_view("goal_end_actuals")
-
-
-OWNER_COLUMNS = ("CAST(owner_type AS VARCHAR) AS owner_type, CAST(owner_id AS VARCHAR) AS owner_id, "
-                 "CAST(attainment AS DOUBLE) AS attainment, CAST(goals_with_actuals AS BIGINT) AS goals_with_actuals")
-
-
-def attach_owners(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
-    """Point `owner_end_attainment` and `owner_month_attainment` at the derived `folder`'s rows; run after definitions.sql."""
-    files = _files(folder, "owner_end_attainment")
-    if files:  # replaces definitions.sql's view over owner_end_attainment_computed
-        con.read_parquet(files, hive_partitioning=True).project(
-            f"CAST(cycle_id AS VARCHAR) AS cycle_id, {OWNER_COLUMNS}"
-        ).create_view("owner_end_attainment", replace=True)
-    # A cycle of one month has no month end before its end, so no file: an empty folder is current.
-    if folder is not None and (folder / "owner_month_attainment").is_dir():
-        files = _files(folder, "owner_month_attainment")
-        relation = (con.read_parquet(files, hive_partitioning=True).project(
-            f"CAST(cycle_id AS VARCHAR) AS cycle_id, CAST(until_date AS DATE) AS until_date, {OWNER_COLUMNS}")
-            if files else con.sql("SELECT * FROM owner_month_attainment_computed WHERE false"))
-        relation.create_view("owner_month_attainment", replace=True)
-
-
-def attach_tree(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
-    """Point `cycle_goal_tree` at the derived `folder`'s rows; run after definitions.sql."""
-    files = _files(folder, "goal_tree")
-    if files:  # replaces definitions.sql's macro over cycle_goal_tree_computed
-        con.read_parquet(files, hive_partitioning=True).project(
-            "CAST(cycle_id AS VARCHAR) AS cycle_id, CAST(goal_id AS VARCHAR) AS goal_id, "
-            "CAST(linked_parent_id AS VARCHAR) AS linked_parent_id, CAST(parent_issue AS VARCHAR) AS parent_issue, "
-            "CAST(top_goal_id AS VARCHAR) AS top_goal_id, CAST(depth AS INTEGER) AS depth, CAST(path AS VARCHAR[]) AS path"
-        ).create_view("goal_tree")
-        con.execute(
-            "CREATE OR REPLACE MACRO cycle_goal_tree(for_cycle) AS TABLE "
-            "SELECT goal_id, linked_parent_id, parent_issue, top_goal_id, depth, path FROM goal_tree WHERE cycle_id = for_cycle"
-        )
-
-
-def attach_people(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
-    """Point `graded_people` at the derived `folder`'s rows; run after definitions.sql."""
-    files = _files(folder, "graded_people")
-    if files:  # replaces definitions.sql's view joining grades to employee_units
-        con.read_parquet(files, hive_partitioning=True).project(
-            "CAST(cycle_id AS VARCHAR) AS cycle_id, CAST(employee_id AS VARCHAR) AS employee_id, CAST(name AS VARCHAR) AS name, "
-            "CAST(proposed_grade AS VARCHAR) AS proposed_grade, CAST(final_grade AS VARCHAR) AS final_grade, "
-            "CAST(department_id AS VARCHAR) AS department_id, CAST(department AS VARCHAR) AS department, "
-            "CAST(region AS VARCHAR) AS region, CAST(job_level AS VARCHAR) AS job_level, CAST(manager_id AS VARCHAR) AS manager_id"
-        ).create_view("graded_people", replace=True)
+    for table in STORED:
+        if (folder / table.name).is_dir():
+            table.relation(con, _files(folder, table.name)).create_view(table.name, replace=True)
+            if table.then:
+                con.execute(table.then)
 
 
 def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None = None) -> Path:
@@ -206,29 +171,14 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
     with _building(root, target, FORMAT_VERSION) as work:
         # Computed from the raw tables only (use_derived=False), never from older derived files.
         with dataset.cursor(use_derived=False) as con:
-            tables = ((0.05, "goal_end_actuals", "goal_id"), (0.2, "owner_end_attainment", "owner_type, owner_id"),
-                      (0.3, "graded_people", "employee_id"))
-            for fraction, name, key in tables:
-                report(fraction, t("derived.computing", table=name))
-                out = work / name
+            for number, table in enumerate(STORED):
+                report(0.6 * number / len(STORED), t("derived.computing", table=table.name))
+                out = work / table.name
                 out.mkdir(parents=True)
-                con.execute(
-                    f"COPY (SELECT * FROM {name} ORDER BY cycle_id, {key}) TO $target "
-                    "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
-                    {"target": str(out)},
-                )
-            report(0.35, t("derived.computing", table="owner_month_attainment"))
-            _write_month_attainment(con, work / "owner_month_attainment")
-            report(0.5, t("derived.computing", table="goal_tree"))
-            out = work / "goal_tree"
-            out.mkdir(parents=True)
-            cycles = [row[0] for row in con.execute("SELECT DISTINCT cycle_id FROM goals WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall()]
-            for cycle in cycles:  # one walk per cycle: the macro's filter on the cycle reaches into the recursion
-                con.execute(
-                    "COPY (SELECT $cycle AS cycle_id, * FROM cycle_goal_tree_computed($cycle) ORDER BY goal_id) TO $target "
-                    "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
-                    {"cycle": cycle, "target": str(out)},
-                )
+                if table.write:
+                    table.write(con, out)
+                else:
+                    _copy_by_cycle(con, f"SELECT * FROM {table.name} ORDER BY cycle_id, {table.order}", out)
         report(0.6, t("derived.placing"))
     _remove_old(root, keep=target)
     _build_leniency(dataset_dir, target, report)
@@ -280,7 +230,6 @@ def _write_month_attainment(con: duckdb.DuckDBPyConnection, out: Path) -> None:
     against 8 s per cycle for definitions.sql's view over all dates at once (its list
     aggregation) and 8.5 GB at 1M for the ASOF join it replaced.
     """
-    out.mkdir(parents=True)
     points = con.execute("SELECT cycle_id, list(until_date ORDER BY until_date) FROM cycle_month_ends GROUP BY cycle_id ORDER BY cycle_id").fetchall()
     con.execute("CREATE TEMP TABLE month_rows AS SELECT * FROM owner_month_attainment_computed WHERE false")
     try:
@@ -288,14 +237,42 @@ def _write_month_attainment(con: duckdb.DuckDBPyConnection, out: Path) -> None:
             for until_date in dates:
                 con.execute("INSERT INTO month_rows SELECT $cycle, $until_date, owner_type, owner_id, attainment, goals_with_actuals "
                             "FROM owner_attainment($cycle, $until_date)", {"cycle": cycle, "until_date": until_date})
-            con.execute(
-                "COPY (SELECT * FROM month_rows ORDER BY until_date, owner_type, owner_id) TO $target "
-                "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
-                {"target": str(out)},
-            )
+            _copy_by_cycle(con, "SELECT * FROM month_rows ORDER BY until_date, owner_type, owner_id", out)
             con.execute("DELETE FROM month_rows")
     finally:
         con.execute("DROP TABLE month_rows")
+
+
+def _write_goal_tree(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+    """goal_tree: one walk per cycle, so the macro's filter on the cycle reaches into the recursion."""
+    cycles = [row[0] for row in con.execute("SELECT DISTINCT cycle_id FROM goals WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall()]
+    for cycle in cycles:
+        _copy_by_cycle(con, "SELECT $cycle AS cycle_id, * FROM cycle_goal_tree_computed($cycle) ORDER BY goal_id", out, {"cycle": cycle})
+
+
+def _copy_by_cycle(con: duckdb.DuckDBPyConnection, select: str, out: Path, params: dict | None = None) -> None:
+    """Write a query's rows (with a cycle_id column) into `out`, one Parquet folder per cycle."""
+    con.execute(
+        f"COPY ({select}) TO $target "
+        "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
+        {**(params or {}), "target": str(out)},
+    )
+
+
+STORED = (
+    StoredTable("goal_end_actuals", (("goal_id", "VARCHAR"), ("actual", "DOUBLE"), ("actual_as_of", "DATE")), order="goal_id"),
+    StoredTable("owner_end_attainment", OWNER_COLUMNS, order="owner_type, owner_id"),
+    StoredTable("graded_people", tuple((name, "VARCHAR") for name in (
+        "employee_id", "name", "proposed_grade", "final_grade", "department_id", "department", "region", "job_level", "manager_id")),
+        order="employee_id"),
+    StoredTable("owner_month_attainment", (("until_date", "DATE"),) + OWNER_COLUMNS, write=_write_month_attainment),
+    StoredTable("goal_tree", (("goal_id", "VARCHAR"), ("linked_parent_id", "VARCHAR"), ("parent_issue", "VARCHAR"),
+                              ("top_goal_id", "VARCHAR"), ("depth", "INTEGER"), ("path", "VARCHAR[]")),
+                write=_write_goal_tree,
+                then="CREATE OR REPLACE MACRO cycle_goal_tree(for_cycle) AS TABLE "
+                     "SELECT goal_id, linked_parent_id, parent_issue, top_goal_id, depth, path FROM goal_tree WHERE cycle_id = for_cycle"),
+)
+"""What `build` writes and `attach` reads, in the order they are computed."""
 
 
 def refresh(dataset_dir: str | Path) -> bool:
