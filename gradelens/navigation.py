@@ -10,6 +10,8 @@ ENTRY_POINT = "app.py"
 ENTRY_MARK = "_gradelens_app_ran"
 """Set in the session by app.py on every run: a page run without it was started by Streamlit's
 old pages-folder mode (gradelens.ui._leave_pages_folder_mode)."""
+REROUTE_MARK = "_gradelens_rerouted"
+"""Set in the session when a page has rerun once through app.py, so it is tried only once."""
 
 
 @dataclass(frozen=True)

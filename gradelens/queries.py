@@ -392,7 +392,12 @@ def recovering(dataset: Dataset, work: Callable[[], T], name: str) -> T:
         try:
             return work()
         except duckdb.Error as exc:
-            raise DatasetError("errors.query_failed", query=name, path=dataset.path, problem=str(exc).strip().splitlines()[0]) from None
+            raise query_failed(dataset, name, exc) from None
+
+
+def query_failed(dataset: Dataset, name: str, exc: duckdb.Error) -> DatasetError:
+    """The message for a query DuckDB could not run: its first line, with the query and the dataset."""
+    return DatasetError("errors.query_failed", query=name, path=dataset.path, problem=str(exc).strip().splitlines()[0])
 
 
 def _run_query(dataset: Dataset, name: str, params: Mapping[str, object] | None, viewer: Viewer | None) -> pd.DataFrame:
@@ -436,4 +441,4 @@ def _run_unscoped(dataset: Dataset, query: NamedQuery, params: Mapping[str, obje
         raise  # run_query recovers from it
     except duckdb.Error as exc:
         # Reading a damaged file or a value that breaks a cast surfaces here, not at open.
-        raise DatasetError("errors.query_failed", query=name, path=dataset.path, problem=str(exc).strip().splitlines()[0]) from None
+        raise query_failed(dataset, name, exc) from None

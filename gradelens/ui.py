@@ -21,7 +21,7 @@ from gradelens.config import DEMO_DIR, available_datasets, configured_data_dir, 
 from gradelens.dataset import Dataset, fingerprint, open_dataset
 from gradelens.errors import GradelensError
 from gradelens.i18n import LANGUAGES, localise_groups, normalise, t
-from gradelens.navigation import ENTRY_MARK, ENTRY_POINT
+from gradelens.navigation import ENTRY_MARK, ENTRY_POINT, REROUTE_MARK
 from gradelens.privacy import COMPLEMENTARY, REASON_COLUMN, SMALL_GROUP
 from gradelens.queries import cycle_ids, run_query
 
@@ -269,9 +269,9 @@ def _leave_pages_folder_mode() -> None:
     ctx = get_script_run_ctx()
     if ctx is None or Path(ctx.main_script_path).name != ENTRY_POINT:  # AppTest runs a page as the main script
         return
-    if st.session_state.get(ENTRY_MARK) or st.session_state.get("_gradelens_rerouted"):
+    if st.session_state.get(ENTRY_MARK) or st.session_state.get(REROUTE_MARK):
         return
-    st.session_state["_gradelens_rerouted"] = True
+    st.session_state[REROUTE_MARK] = True
     if hasattr(PagesManager, "uses_pages_directory"):
         PagesManager.uses_pages_directory = False
     st.rerun()
