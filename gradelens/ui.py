@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -82,22 +85,71 @@ def current_dataset() -> Dataset:
 def run_cached(dataset: Dataset, name: str, **params: object) -> pd.DataFrame:
     """A named query's result for the session's viewer, cached by dataset fingerprint, query,
     parameters and viewer."""
+    return _cached_call(dataset, name, params)()
+
+
+def _cached_call(dataset: Dataset, name: str, params: dict[str, object]) -> Callable[[], pd.DataFrame]:
+    # The viewer is read here, in the script's thread, where the session and its headers are.
     viewer = current_viewer()
     key = None if viewer is None or viewer.role == "admin" else viewer.cache_key()
-    return _run(str(dataset.path), dataset.fingerprint, name, tuple(sorted(params.items())), key)
+    return partial(_run, str(dataset.path), dataset.fingerprint, name, tuple(sorted(params.items())), key)
 
 
 def query(name: str, **params: object) -> pd.DataFrame | None:
     """Run a named query on the current dataset (cached); on a user-facing error, explain it
     on the page and return None so the rest of the page still renders. Group labels such as
     '(no department)' come back in the page language (ids and codes as they are)."""
+    return _shown(_cached_call(current_dataset(), name, params))
+
+
+def _shown(compute: Callable[[], pd.DataFrame]) -> pd.DataFrame | None:
     try:
-        frame = localise_groups(run_cached(current_dataset(), name, **params))
+        frame = localise_groups(compute())
     except GradelensError as exc:
         st.warning(exc.message(), icon=":material/info:")
         return None
     explain_suppressed(frame)
     return frame
+
+
+_BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gradelens-query")
+"""Runs the queries pages start ahead (`start`), for every session. Two workers: DuckDB already
+spreads one large query over the cores; a second query overlaps the parts of the first that run
+on one (planning, reading file footers, building the pandas frame): the attainment page's
+queries took 2.7 s instead of 3.6-4.3 s at 200,000 employees on 2 cores."""
+
+
+class Started:
+    """A named query running in the background (`start`); `result()` is what `query` returns."""
+
+    def __init__(self, compute: Callable[[], pd.DataFrame], future: Future) -> None:
+        self._compute = compute
+        self._future = future
+
+    def result(self) -> pd.DataFrame | None:
+        if self._future.cancel():  # not begun yet (other sessions keep the workers busy): run it here
+            return _shown(self._compute)
+        return _shown(self._future.result)
+
+
+def start(name: str, **params: object) -> Started:
+    """Start a named query in the background and go on; `.result()` waits for it and gives
+    what `query(name, **params)` gives (shown errors included, in the script's thread).
+
+    For pages that need several independent results: they are computed while the page draws
+    the ones before. The result lands in the same cache as `query`'s, and the cache computes a
+    value once, so a `query` of the same question meanwhile waits for it rather than repeating it.
+    """
+    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+    compute = _cached_call(current_dataset(), name, params)
+    context = get_script_run_ctx()
+
+    def in_session() -> pd.DataFrame:
+        add_script_run_ctx(ctx=context)  # the cache looks up the session it serves
+        return compute()
+
+    return Started(compute, _BACKGROUND.submit(in_session))
 
 
 # Columns that name a row's group, tried in order, for the note on hidden cells.
