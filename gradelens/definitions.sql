@@ -336,3 +336,209 @@ FROM gtc_linked JOIN gtc_placed USING (goal_id);
 -- Replaced by a read of the precomputed rows when they are current (derived.attach).
 CREATE MACRO cycle_goal_tree(for_cycle) AS TABLE
 SELECT * FROM cycle_goal_tree_computed(for_cycle);
+
+-- goal_cascade (queries/goal_cascade.sql, which says what each column means) for any parameters,
+-- computed from the goals, the goal tree and the actuals of one cycle. The query reads the rows of
+-- its default views stored per data version instead (cycle_goal_cascade_defaults below) when its
+-- parameters are those of a default view, and calls this otherwise.
+CREATE MACRO cycle_goal_cascade(gc_cycle, gc_as_of, gc_department, gc_region, gc_root, gc_max_goals, gc_goals) AS TABLE
+WITH RECURSIVE gcc_cycle_goals AS (
+    SELECT * FROM cycle_goal_attainment(gc_cycle, gc_as_of)
+),
+-- The tree's columns only, for the work on every goal; the rest is joined to the goals returned.
+gcc_tree AS (
+    SELECT gc_t.goal_id, gc_t.linked_parent_id, gc_g.owner_type, gc_g.owner_id, gc_g.weight, gc_g.attainment
+    FROM cycle_goal_tree(gc_cycle) AS gc_t JOIN gcc_cycle_goals AS gc_g USING (goal_id)
+),
+gcc_owners AS (
+    SELECT * FROM cycle_goal_owners(gc_cycle)
+),
+-- Where each goal's owner sits (company goals in no department or region), for the filters.
+gcc_placed AS (
+    SELECT
+        gc_g.*,
+        gc_o.owner_name,
+        CASE WHEN gc_g.owner_type <> 'company' THEN gc_o.department_id END AS department_id,
+        CASE WHEN gc_g.owner_type <> 'company' THEN gc_o.region END AS region
+    FROM gcc_cycle_goals AS gc_g
+    LEFT JOIN gcc_owners AS gc_o
+        ON gc_o.owner_kind = CASE WHEN gc_g.owner_type = 'employee' THEN 'employee' ELSE 'unit' END AND gc_o.owner_id = gc_g.owner_id
+),
+gcc_children AS (
+    SELECT
+        linked_parent_id AS goal_id,
+        count(*) AS children,
+        count(attainment) AS children_with_attainment,
+        sum(weight * attainment) FILTER (WHERE attainment IS NOT NULL AND weight > 0)
+            / sum(weight) FILTER (WHERE attainment IS NOT NULL AND weight > 0) AS children_attainment
+    FROM gcc_tree
+    WHERE linked_parent_id IS NOT NULL
+    GROUP BY linked_parent_id
+),
+-- Without filters every goal is in scope; DuckDB drops the branch that does not apply.
+gcc_scoped AS (
+    SELECT goal_id FROM gcc_tree WHERE gc_department IS NULL AND gc_region IS NULL
+    UNION ALL
+    SELECT goal_id FROM gcc_placed
+    WHERE (gc_department IS NOT NULL OR gc_region IS NOT NULL)
+      AND (gc_department IS NULL OR department_id = gc_department)
+      AND (gc_region IS NULL OR region = gc_region)
+),
+-- Paths (the top ancestor down to the goal) are read only for a filter or a branch.
+gcc_paths AS (
+    SELECT goal_id, path FROM cycle_goal_tree(gc_cycle)
+    WHERE gc_department IS NOT NULL OR gc_region IS NOT NULL OR gc_root IS NOT NULL
+),
+-- The goals in scope with their ancestors, so the tree stays whole; then only the root's branch.
+gcc_whole AS (
+    SELECT goal_id FROM gcc_scoped WHERE gc_department IS NULL AND gc_region IS NULL
+    UNION ALL
+    SELECT DISTINCT unnest(gcc_paths.path) AS goal_id FROM gcc_paths JOIN gcc_scoped USING (goal_id)
+    WHERE gc_department IS NOT NULL OR gc_region IS NOT NULL
+),
+gcc_shown AS (
+    SELECT goal_id FROM gcc_whole WHERE gc_root IS NULL
+    UNION ALL
+    SELECT goal_id FROM gcc_whole
+    WHERE gc_root IS NOT NULL AND goal_id IN (SELECT goal_id FROM gcc_paths WHERE list_contains(path, gc_root))
+),
+gcc_shown_tree AS (
+    SELECT * FROM gcc_tree WHERE goal_id IN (SELECT goal_id FROM gcc_shown)
+),
+-- With max_goals: the lowest level kept. Roots are always kept (no parent stands in for them).
+gcc_detail AS (
+    SELECT CASE
+        WHEN coalesce(gc_max_goals, 0) <= 0 OR count(*) <= gc_max_goals THEN 'employee'
+        WHEN count(*) FILTER (WHERE owner_type <> 'employee' OR linked_parent_id IS NULL OR goal_id IS NOT DISTINCT FROM gc_root) <= gc_max_goals THEN 'team'
+        ELSE 'department'
+    END AS detail
+    FROM gcc_shown_tree
+),
+gcc_kept AS (
+    SELECT
+        gc_s.*,
+        gc_s.linked_parent_id IS NULL OR gc_s.goal_id IS NOT DISTINCT FROM gc_root
+            OR NOT (gc_s.owner_type = 'employee' AND gcc_detail.detail IN ('team', 'department')
+                    OR gc_s.owner_type = 'team' AND gcc_detail.detail = 'department') AS kept
+    FROM gcc_shown_tree AS gc_s, gcc_detail
+),
+-- Each left-out goal counts for every left-out goal above it and the kept goal it hangs under.
+gcc_left_out_up(goal_id, steps) AS (
+    SELECT linked_parent_id, 1 FROM gcc_kept WHERE NOT kept
+    UNION ALL
+    SELECT gcc_kept.linked_parent_id, gcc_left_out_up.steps + 1
+    FROM gcc_left_out_up JOIN gcc_kept USING (goal_id)
+    WHERE NOT gcc_kept.kept AND gcc_left_out_up.steps < 64  -- guards against loops in bad data
+),
+gcc_left_out AS (
+    SELECT
+        linked_parent_id AS goal_id,
+        count(*) AS left_out_children,
+        sum(weight * attainment) FILTER (WHERE attainment IS NOT NULL AND weight > 0)
+            / sum(weight) FILTER (WHERE attainment IS NOT NULL AND weight > 0) AS left_out_attainment
+    FROM gcc_kept
+    WHERE NOT kept
+    GROUP BY linked_parent_id
+),
+gcc_left_out_below AS (
+    SELECT goal_id, count(*) AS left_out_goals FROM gcc_left_out_up GROUP BY goal_id
+),
+gcc_returned AS (
+    SELECT gcc_kept.goal_id FROM gcc_kept LEFT JOIN gcc_children USING (goal_id)
+    WHERE gcc_kept.kept
+      AND (gc_goals = 'all' OR coalesce(round(gcc_kept.attainment, 9) >= 1.0 AND round(gcc_children.children_attainment, 9) < 0.8, false)
+                             AND gcc_kept.goal_id IN (SELECT goal_id FROM gcc_scoped))
+),
+-- Thresholds as in gradelens/attainment.py (ON_TRACK, AT_RISK) and charts.ATTAINMENT_COLORSCALE,
+-- compared after rounding to 9 decimals so 1.6 / 1.6 summed as 0.9999999999999999 is on track.
+gcc_figures AS (
+    SELECT
+        gc_g.*,
+        gc_o.owner_name,
+        CASE WHEN gc_g.owner_type <> 'company' THEN gc_o.department_id END AS department_id,
+        CASE WHEN gc_g.owner_type <> 'company' THEN gc_o.region END AS region,
+        gc_t.linked_parent_id,
+        gc_t.parent_issue,
+        gc_t.top_goal_id,
+        gc_t.depth,
+        gc_top.strategy_theme AS inherited_theme,
+        coalesce(gcc_children.children, 0) AS child_count,
+        coalesce(gcc_children.children_with_attainment, 0) AS child_count_with_attainment,
+        gcc_children.children_attainment,
+        round(gc_g.attainment, 9) AS own_rounded,
+        round(gcc_children.children_attainment, 9) AS children_rounded,
+        gc_g.goal_id IN (SELECT goal_id FROM gcc_scoped) AS in_scope
+    FROM (SELECT * FROM gcc_cycle_goals WHERE goal_id IN (SELECT goal_id FROM gcc_returned)) AS gc_g
+    LEFT JOIN gcc_owners AS gc_o
+        ON gc_o.owner_kind = CASE WHEN gc_g.owner_type = 'employee' THEN 'employee' ELSE 'unit' END AND gc_o.owner_id = gc_g.owner_id
+    JOIN (SELECT * FROM cycle_goal_tree(gc_cycle) WHERE goal_id IN (SELECT goal_id FROM gcc_returned)) AS gc_t USING (goal_id)
+    JOIN gcc_cycle_goals AS gc_top ON gc_top.goal_id = gc_t.top_goal_id
+    LEFT JOIN gcc_children USING (goal_id)
+)
+SELECT
+    gc_f.goal_id,
+    gc_f.parent_goal_id,
+    gc_f.parent_issue,
+    gc_f.top_goal_id,
+    gc_f.depth,
+    gc_f.owner_type,
+    gc_f.owner_id,
+    gc_f.owner_name,
+    gc_f.department_id,
+    CASE
+        WHEN gc_f.owner_type = 'company' THEN NULL
+        ELSE coalesce(gc_department_unit.name, '(no department)')
+    END AS department,
+    gc_f.region,
+    gc_f.title,
+    gc_f.kpi,
+    gc_f.inherited_theme AS strategy_theme,
+    gc_f.direction,
+    gc_f.target,
+    gc_f.actual,
+    gc_f.actual_as_of,
+    gc_f.weight,
+    gc_f.attainment,
+    gc_f.child_count AS children,
+    gc_f.child_count_with_attainment AS children_with_attainment,
+    gc_f.children_attainment,
+    CASE WHEN gc_f.own_rounded >= 1.0 THEN 'on_track' WHEN gc_f.own_rounded >= 0.8 THEN 'at_risk' WHEN gc_f.own_rounded < 0.8 THEN 'off_track' END AS status,
+    CASE WHEN gc_f.children_rounded >= 1.0 THEN 'on_track' WHEN gc_f.children_rounded >= 0.8 THEN 'at_risk' WHEN gc_f.children_rounded < 0.8 THEN 'off_track' END AS children_status,
+    coalesce(gc_f.own_rounded >= 1.0 AND gc_f.children_rounded < 0.8, false) AS masks_shortfall,
+    gc_f.in_scope,
+    coalesce(gcc_left_out.left_out_children, 0) AS left_out_children,
+    coalesce(gcc_left_out_below.left_out_goals, 0) AS left_out_goals,
+    gcc_left_out.left_out_attainment,
+    (SELECT detail FROM gcc_detail) AS detail
+FROM gcc_figures AS gc_f
+LEFT JOIN gcc_left_out USING (goal_id)
+LEFT JOIN gcc_left_out_below USING (goal_id)
+LEFT JOIN org_units AS gc_department_unit ON gc_department_unit.unit_id = gc_f.department_id
+ORDER BY gc_f.top_goal_id, gc_f.depth, gc_f.goal_id;
+
+-- Which stored default view of goal_cascade the parameters ask for: 'all' (what the attainment
+-- page shows first: the cycle's end, no filter, no branch, max_goals 2500 as the query's default
+-- and gradelens.attainment.MAX_TABLE_GOALS) or 'masks_shortfall' (the page's masking list: the
+-- same with goals=masks_shortfall and max_goals 0), else NULL (computed by cycle_goal_cascade).
+-- Every argument is a bound parameter, so DuckDB folds it to a constant and drops the branch of
+-- goal_cascade that does not apply.
+CREATE MACRO goal_cascade_default_view(gcd_as_of, gcd_department, gcd_region, gcd_root, gcd_max_goals, gcd_goals) AS
+    CASE WHEN gcd_as_of IS NULL AND gcd_department IS NULL AND gcd_region IS NULL AND gcd_root IS NULL THEN
+        CASE
+            WHEN gcd_goals = 'all' AND gcd_max_goals = 2500 THEN 'all'
+            WHEN gcd_goals = 'masks_shortfall' AND coalesce(gcd_max_goals, 0) <= 0 THEN 'masks_shortfall'
+        END
+    END;
+
+-- The rows of one default view of goal_cascade (for_view: 'all' or 'masks_shortfall', as
+-- goal_cascade_default_view names them) for one cycle. They depend on the data only, so
+-- gradelens/derived.py stores them per cycle (goal_cascade_defaults) and attach replaces
+-- cycle_goal_cascade_defaults with a read of those rows.
+CREATE MACRO goal_cascade_defaults_computed(for_cycle, for_view) AS TABLE
+SELECT 'all' AS default_view, * FROM cycle_goal_cascade(for_cycle, NULL, NULL, NULL, NULL, 2500, 'all') WHERE for_view = 'all'
+UNION ALL
+SELECT 'masks_shortfall', * FROM cycle_goal_cascade(for_cycle, NULL, NULL, NULL, NULL, 0, 'masks_shortfall') WHERE for_view = 'masks_shortfall';
+
+-- Replaced by a read of the precomputed rows when they are current (derived.attach).
+CREATE MACRO cycle_goal_cascade_defaults(for_cycle, for_view) AS TABLE
+SELECT * EXCLUDE (default_view) FROM goal_cascade_defaults_computed(for_cycle, for_view);

@@ -16,6 +16,9 @@ so it is written once, when the data changes (`gradelens demo`, `gradelens impor
         every multi-cycle grade and appeal question
     _derived/<fingerprint>/goal_tree/cycle_id=<id>/part-0.parquet
         each goal's linked parent, top ancestor, depth and path (definitions.sql, cycle_goal_tree)
+    _derived/<fingerprint>/goal_cascade_defaults/cycle_id=<id>/part-0.parquet
+        goal_cascade's rows for the attainment page's two default views, the cascade and its
+        masking list (definitions.sql, cycle_goal_cascade_defaults)
 
 Each is a view of the same name in definitions.sql that computes the rows from the raw tables;
 `attach` replaces the view with a read of the stored rows (STORED lists them). The folder name
@@ -54,7 +57,7 @@ from gradelens.i18n import t
 DERIVED = "_derived"
 SOURCES = ("cycles", "goals", "kpi_actuals", "employees", "org_units", "grades")
 """The tables the derived ones are computed from; a change to any other leaves them valid."""
-FORMAT_VERSION = "4"
+FORMAT_VERSION = "5"
 """Part of the fingerprint: bump it when what is derived changes, so old copies are ignored."""
 LENIENCY = "leniency"
 LENIENCY_SOURCES = ("ratings", "employees", "org_units")
@@ -250,11 +253,34 @@ def _write_goal_tree(con: duckdb.DuckDBPyConnection, out: Path) -> None:
         _copy_by_cycle(con, "SELECT $cycle AS cycle_id, * FROM cycle_goal_tree_computed($cycle) ORDER BY goal_id", out, {"cycle": cycle})
 
 
-def _copy_by_cycle(con: duckdb.DuckDBPyConnection, select: str, out: Path, params: dict | None = None) -> None:
-    """Write a query's rows (with a cycle_id column) into `out`, one Parquet folder per cycle."""
+def _write_goal_cascade_defaults(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+    """goal_cascade_defaults: goal_cascade's default views, computed one cycle and view at a time."""
+    cycles = [row[0] for row in con.execute("SELECT DISTINCT cycle_id FROM goals WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall()]
+    for cycle in cycles:
+        for view in GOAL_CASCADE_VIEWS:
+            _copy_by_cycle(con, "SELECT $cycle AS cycle_id, * FROM goal_cascade_defaults_computed($cycle, $view)", out,
+                           {"cycle": cycle, "view": view}, pattern=f"{view}-{{i}}")
+
+
+GOAL_CASCADE_VIEWS = ("all", "masks_shortfall")
+"""goal_cascade's stored default views (definitions.sql, goal_cascade_default_view)."""
+GOAL_CASCADE_COLUMNS = (
+    ("default_view", "VARCHAR"), ("goal_id", "VARCHAR"), ("parent_goal_id", "VARCHAR"), ("parent_issue", "VARCHAR"),
+    ("top_goal_id", "VARCHAR"), ("depth", "INTEGER"), ("owner_type", "VARCHAR"), ("owner_id", "VARCHAR"), ("owner_name", "VARCHAR"),
+    ("department_id", "VARCHAR"), ("department", "VARCHAR"), ("region", "VARCHAR"), ("title", "VARCHAR"), ("kpi", "VARCHAR"),
+    ("strategy_theme", "VARCHAR"), ("direction", "VARCHAR"), ("target", "DOUBLE"), ("actual", "DOUBLE"), ("actual_as_of", "DATE"),
+    ("weight", "DOUBLE"), ("attainment", "DOUBLE"), ("children", "BIGINT"), ("children_with_attainment", "BIGINT"),
+    ("children_attainment", "DOUBLE"), ("status", "VARCHAR"), ("children_status", "VARCHAR"), ("masks_shortfall", "BOOLEAN"),
+    ("in_scope", "BOOLEAN"), ("left_out_children", "BIGINT"), ("left_out_goals", "BIGINT"), ("left_out_attainment", "DOUBLE"),
+    ("detail", "VARCHAR"))
+
+
+def _copy_by_cycle(con: duckdb.DuckDBPyConnection, select: str, out: Path, params: dict | None = None, pattern: str = "part-{i}") -> None:
+    """Write a query's rows (with a cycle_id column) into `out`, one Parquet folder per cycle
+    (files named by `pattern`: several calls for one cycle need different names)."""
     con.execute(
         f"COPY ({select}) TO $target "
-        "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)",
+        f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cycle_id), FILENAME_PATTERN '{pattern}', OVERWRITE_OR_IGNORE true)",
         {**(params or {}), "target": str(out)},
     )
 
@@ -271,6 +297,10 @@ STORED = (
                 write=_write_goal_tree,
                 then="CREATE OR REPLACE MACRO cycle_goal_tree(for_cycle) AS TABLE "
                      "SELECT goal_id, linked_parent_id, parent_issue, top_goal_id, depth, path FROM goal_tree WHERE cycle_id = for_cycle"),
+    StoredTable("goal_cascade_defaults", GOAL_CASCADE_COLUMNS, write=_write_goal_cascade_defaults,
+                then="CREATE OR REPLACE MACRO cycle_goal_cascade_defaults(for_cycle, for_view) AS TABLE "
+                     "SELECT * EXCLUDE (cycle_id, default_view) FROM goal_cascade_defaults "
+                     "WHERE cycle_id = for_cycle AND default_view = for_view"),
 )
 """What `build` writes and `attach` reads, in the order they are computed."""
 
