@@ -542,3 +542,59 @@ SELECT 'masks_shortfall', * FROM cycle_goal_cascade(for_cycle, NULL, NULL, NULL,
 -- Replaced by a read of the precomputed rows when they are current (derived.attach).
 CREATE MACRO cycle_goal_cascade_defaults(for_cycle, for_view) AS TABLE
 SELECT * EXCLUDE (default_view) FROM goal_cascade_defaults_computed(for_cycle, for_view);
+
+-- Per cycle, department and region (of the owning employee: goals of people not among the cycle's
+-- employees have neither), the individual goals, those linked to a parent goal of the same cycle,
+-- and those whose link is broken (a missing goal or another cycle): goal_alignment sums them for
+-- its filters. They depend on goals and employees only, so gradelens/derived.py stores them per
+-- cycle (goal_alignment_counts) and attach replaces cycle_goal_alignment_counts with a read.
+CREATE MACRO cycle_goal_alignment_counts_computed(for_cycle) AS TABLE
+SELECT
+    gac_person.department_id,
+    coalesce(gac_person.department, '(no department)') AS department,
+    gac_person.region,
+    count(*) AS individual_goals,
+    count(*) FILTER (WHERE gac_tree.linked_parent_id IS NOT NULL) AS linked_goals,
+    count(*) FILTER (WHERE gac_goal.parent_goal_id IS NOT NULL AND gac_tree.linked_parent_id IS NULL) AS broken_links
+FROM goals AS gac_goal
+JOIN cycle_goal_tree(for_cycle) AS gac_tree USING (goal_id)
+LEFT JOIN (SELECT * FROM employee_units WHERE cycle_id = for_cycle) AS gac_person ON gac_person.employee_id = gac_goal.owner_id
+WHERE gac_goal.cycle_id = for_cycle AND gac_goal.owner_type = 'employee'
+GROUP BY ALL;
+
+-- Replaced by a read of the precomputed rows when they are current (derived.attach).
+CREATE MACRO cycle_goal_alignment_counts(for_cycle) AS TABLE
+SELECT * FROM cycle_goal_alignment_counts_computed(for_cycle);
+
+-- The department, team and individual goals of one cycle without a parent goal of the same cycle,
+-- with their owner's name, department and region and the reason (unlinked_goals says what each
+-- column means). They depend on goals, employees and org units only, so gradelens/derived.py
+-- stores them per cycle (unlinked_goal_rows) and attach replaces cycle_unlinked_goals with a read.
+CREATE MACRO cycle_unlinked_goals_computed(for_cycle) AS TABLE
+WITH ug_unlinked AS (
+    SELECT ug_goal.*, coalesce(ug_tree.parent_issue, 'no_parent') AS reason
+    FROM goals AS ug_goal
+    JOIN cycle_goal_tree(for_cycle) AS ug_tree USING (goal_id)
+    WHERE ug_goal.cycle_id = for_cycle AND ug_goal.owner_type <> 'company' AND ug_tree.linked_parent_id IS NULL
+)
+SELECT
+    ug_g.goal_id,
+    ug_g.owner_type,
+    ug_g.owner_id,
+    ug_o.owner_name,
+    ug_o.department_id,
+    coalesce(ug_department.name, '(no department)') AS department,
+    ug_o.region,
+    ug_g.title,
+    ug_g.kpi,
+    ug_g.weight,
+    ug_g.parent_goal_id,
+    ug_g.reason
+FROM ug_unlinked AS ug_g
+LEFT JOIN cycle_goal_owners(for_cycle) AS ug_o
+    ON ug_o.owner_kind = CASE WHEN ug_g.owner_type = 'employee' THEN 'employee' ELSE 'unit' END AND ug_o.owner_id = ug_g.owner_id
+LEFT JOIN org_units AS ug_department ON ug_department.unit_id = ug_o.department_id;
+
+-- Replaced by a read of the precomputed rows when they are current (derived.attach).
+CREATE MACRO cycle_unlinked_goals(for_cycle) AS TABLE
+SELECT * FROM cycle_unlinked_goals_computed(for_cycle);

@@ -19,6 +19,10 @@ so it is written once, when the data changes (`gradelens demo`, `gradelens impor
     _derived/<fingerprint>/goal_cascade_defaults/cycle_id=<id>/part-0.parquet
         goal_cascade's rows for the attainment page's two default views, the cascade and its
         masking list (definitions.sql, cycle_goal_cascade_defaults)
+    _derived/<fingerprint>/goal_alignment_counts/cycle_id=<id>/part-0.parquet
+        individual goals, linked and broken links per department and region (cycle_goal_alignment_counts)
+    _derived/<fingerprint>/unlinked_goal_rows/cycle_id=<id>/part-0.parquet
+        the goals without a parent goal of their cycle, as unlinked_goals lists them (cycle_unlinked_goals)
 
 Each is a view of the same name in definitions.sql that computes the rows from the raw tables;
 `attach` replaces the view with a read of the stored rows (STORED lists them). The folder name
@@ -262,6 +266,20 @@ def _write_goal_cascade_defaults(con: duckdb.DuckDBPyConnection, out: Path) -> N
                            {"cycle": cycle, "view": view}, pattern=f"{view}-{{i}}")
 
 
+def _per_cycle(macro: str, order: str) -> Callable[[duckdb.DuckDBPyConnection, Path], None]:
+    """A write function copying a definitions.sql table macro of one cycle, for every cycle of the goals."""
+    def write(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+        cycles = [row[0] for row in con.execute("SELECT DISTINCT cycle_id FROM goals WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall()]
+        for cycle in cycles:
+            _copy_by_cycle(con, f"SELECT $cycle AS cycle_id, * FROM {macro}($cycle) ORDER BY {order}", out, {"cycle": cycle})
+    return write
+
+
+def _read_per_cycle(macro: str, table: str) -> str:
+    """The `then` of a table written by _per_cycle: the macro reads the stored rows of one cycle."""
+    return f"CREATE OR REPLACE MACRO {macro}(for_cycle) AS TABLE SELECT * EXCLUDE (cycle_id) FROM {table} WHERE cycle_id = for_cycle"
+
+
 GOAL_CASCADE_VIEWS = ("all", "masks_shortfall")
 """goal_cascade's stored default views (definitions.sql, goal_cascade_default_view)."""
 GOAL_CASCADE_COLUMNS = (
@@ -301,6 +319,15 @@ STORED = (
                 then="CREATE OR REPLACE MACRO cycle_goal_cascade_defaults(for_cycle, for_view) AS TABLE "
                      "SELECT * EXCLUDE (cycle_id, default_view) FROM goal_cascade_defaults "
                      "WHERE cycle_id = for_cycle AND default_view = for_view"),
+    StoredTable("goal_alignment_counts", (("department_id", "VARCHAR"), ("department", "VARCHAR"), ("region", "VARCHAR"),
+                                          ("individual_goals", "BIGINT"), ("linked_goals", "BIGINT"), ("broken_links", "BIGINT")),
+                write=_per_cycle("cycle_goal_alignment_counts_computed", "department_id, department, region"),
+                then=_read_per_cycle("cycle_goal_alignment_counts", "goal_alignment_counts")),
+    StoredTable("unlinked_goal_rows", (("goal_id", "VARCHAR"), ("owner_type", "VARCHAR"), ("owner_id", "VARCHAR"), ("owner_name", "VARCHAR"),
+                                       ("department_id", "VARCHAR"), ("department", "VARCHAR"), ("region", "VARCHAR"), ("title", "VARCHAR"),
+                                       ("kpi", "VARCHAR"), ("weight", "DOUBLE"), ("parent_goal_id", "VARCHAR"), ("reason", "VARCHAR")),
+                write=_per_cycle("cycle_unlinked_goals_computed", "goal_id"),
+                then=_read_per_cycle("cycle_unlinked_goals", "unlinked_goal_rows")),
 )
 """What `build` writes and `attach` reads, in the order they are computed."""
 

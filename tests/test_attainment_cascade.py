@@ -11,6 +11,7 @@ G-E3c 0.5 (w0.2).
 """
 
 import io
+import json
 import math
 import shutil
 
@@ -190,7 +191,7 @@ def test_the_goal_tree_walked_down_gives_what_walking_up_every_ancestor_gives(la
 
 
 @pytest.mark.parametrize("name, params", [
-    ("goal_cascade", {"max_goals": 0}), ("goal_cascade", {"max_goals": 5, "region": "North"}),
+    ("goal_cascade", {}), ("goal_cascade", {"max_goals": 0}), ("goal_cascade", {"max_goals": 5, "region": "North"}),
     ("goal_cascade", {"root": "G-D1", "max_goals": 2}), ("goal_cascade", {"goals": "masks_shortfall", "max_goals": 0}),
     ("strategy_theme_attainment", {}), ("unlinked_goals", {}), ("goal_alignment", {}), ("goal_alignment", {"region": "North"}),
 ])
@@ -198,6 +199,70 @@ def test_the_structure_queries_answer_the_same_with_a_precomputed_tree(layouts, 
     computed, prepared = (run_query(layouts[kind], name, {"cycle": "2025H2", **params}) for kind in ("computed", "prepared"))
     pd.testing.assert_frame_equal(prepared, computed)
     assert not computed.empty
+
+
+# --- the page's default views: stored per data version --------------------------------------------
+
+@pytest.mark.parametrize("cycle", ["2025H1", "2025H2"])
+@pytest.mark.parametrize("params", [{}, {"goals": "masks_shortfall", "max_goals": 0}])
+def test_the_default_views_are_stored_and_equal_what_is_computed(layouts, cycle, params):
+    con = layouts["prepared"].cursor()
+    view = "all" if not params else "masks_shortfall"
+    stored = con.execute("SELECT count(*) FROM goal_cascade_defaults WHERE cycle_id = $cycle AND default_view = $view",
+                         {"cycle": cycle, "view": view}).fetchone()[0]
+    computed, prepared = (run_query(layouts[kind], "goal_cascade", {"cycle": cycle, **params}) for kind in ("computed", "prepared"))
+    assert stored == len(computed)
+    pd.testing.assert_frame_equal(prepared, computed)
+
+
+@pytest.fixture(scope="module")
+def doctored(tmp_path_factory):
+    """A prepared messy company whose stored default views say every goal's title is "stored"."""
+    folder = write_dataset(tmp_path_factory.mktemp("doctored") / "ds", looped_tables())
+    stored = derived.build(folder) / "goal_cascade_defaults"
+    con = open_dataset(folder).cursor()
+    for part in stored.rglob("*.parquet"):
+        con.execute(f"COPY (SELECT * REPLACE ('stored' AS title) FROM read_parquet('{part}')) TO '{part}.new' (FORMAT parquet)")
+        part.with_name(part.name + ".new").replace(part)
+    return open_dataset(folder)
+
+
+@pytest.mark.parametrize("params, from_store", [
+    ({}, True),
+    ({"goals": "masks_shortfall", "max_goals": 0}, True),
+    ({"goals": "masks_shortfall", "max_goals": -1}, True),  # max_goals <= 0 is the whole cascade, as 0
+    ({"max_goals": 0}, False),
+    ({"max_goals": 2499}, False),
+    ({"goals": "masks_shortfall"}, False),  # the masking list among the 2,500 kept goals: another list
+    ({"as_of": "2025-12-31"}, False),
+    ({"region": "North"}, False),
+    ({"department": "D1"}, False),
+    ({"root": "G-CO"}, False),
+])
+def test_only_the_default_views_are_read_from_the_stored_rows(doctored, params, from_store):
+    frame = run_query(doctored, "goal_cascade", {"cycle": "2025H2", **params})
+    assert not frame.empty
+    assert (set(frame["title"]) == {"stored"}) is from_store
+
+
+def test_the_default_view_does_not_compute_the_cascade_when_it_is_stored(layouts):
+    from gradelens.queries import bind_params, get_query
+
+    query = get_query("goal_cascade")
+    con = layouts["prepared"].cursor()
+    operators = {}
+    for label, params in {"default": {}, "filtered": {"region": "North"}}.items():
+        bound = bind_params(layouts["prepared"], query, {"cycle": "2025H2", **params})
+        plan = json.loads(con.execute("EXPLAIN (FORMAT json) " + query.sql, bound).fetchall()[0][1])
+        operators[label] = set(plan_operators(plan))
+    # The computed branch walks the goals left out upwards (a recursive CTE); the stored one reads a file.
+    assert "REC_CTE" in operators["filtered"] and "REC_CTE" not in operators["default"]
+
+
+def plan_operators(nodes):
+    for node in nodes:
+        yield node.get("name")
+        yield from plan_operators(node.get("children", []))
 
 
 # --- the page with a cascade larger than it lists -------------------------------------------------

@@ -215,3 +215,28 @@ def test_the_data_page_says_when_the_derived_tables_are_missing_and_not_when_cur
     assert "gradelens prepare" in captions()
     derived.build(folder)
     assert "gradelens prepare" not in captions()
+
+
+# The goal-structure tables stored per cycle and the macros that compute them (definitions.sql).
+PER_CYCLE_COMPUTED = {
+    "goal_cascade_defaults": ["goal_cascade_defaults_computed($cycle, 'all')", "goal_cascade_defaults_computed($cycle, 'masks_shortfall')"],
+    "goal_alignment_counts": ["cycle_goal_alignment_counts_computed($cycle)"],
+    "unlinked_goal_rows": ["cycle_unlinked_goals_computed($cycle)"],
+}
+
+
+@pytest.mark.parametrize("table", sorted(PER_CYCLE_COMPUTED))
+def test_the_stored_goal_structure_tables_hold_what_their_macros_compute(small_demo, table):
+    assert table in {stored.name for stored in derived.STORED}
+    con = small_demo.cursor()
+    assert small_demo.derived_current
+    cycles = [row[0] for row in con.execute("SELECT DISTINCT cycle_id FROM goals ORDER BY 1").fetchall()]
+    computed = pd.concat([
+        con.execute(f"SELECT CAST($cycle AS VARCHAR) AS cycle_id, * FROM {call}", {"cycle": cycle}).df()
+        for cycle in cycles for call in PER_CYCLE_COMPUTED[table]
+    ])
+    stored = con.execute(f"SELECT * FROM {table}").df()
+    assert len(stored) > len(cycles)  # a view per cycle with rows, not an empty table
+    key = list(stored.columns)
+    pd.testing.assert_frame_equal(stored.sort_values(key).reset_index(drop=True), computed.sort_values(key).reset_index(drop=True),
+                                  check_dtype=False)
