@@ -11,7 +11,7 @@ attainment and a positive weight.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -540,6 +540,18 @@ def left_out_by_query(cascade: pd.DataFrame | None) -> tuple[str, ...]:
     if cascade is None or cascade.empty or "detail" not in cascade.columns:
         return ()
     return DETAIL_LEFT_OUT.get(str(cascade["detail"].iloc[0]), ())
+
+
+def masking_list(cascade: pd.DataFrame, fetch: Callable[[], pd.DataFrame | None]) -> pd.DataFrame | None:
+    """The goals in scope on track while their children are off track: goal_cascade with
+    goals=masks_shortfall and max_goals=0. When the cascade already fetched left no goal out (its
+    detail is employee) they are its rows flagged masks_shortfall and in scope, the same rows in the
+    same order; otherwise `fetch()` asks the query."""
+    if cascade is not None and not cascade.empty and "detail" in cascade.columns and left_out_by_query(cascade) == () \
+            and str(cascade["detail"].iloc[0]) == "employee":
+        flagged = cascade["masks_shortfall"].fillna(False).astype(bool) & cascade["in_scope"].fillna(False).astype(bool)
+        return cascade[flagged].reset_index(drop=True)
+    return fetch()
 
 
 def cascade_goal_count(cascade: pd.DataFrame) -> int:

@@ -75,7 +75,7 @@ else:
     st.plotly_chart(attainment.cascade_chart(cascade), key="attainment_cascade")
     st.caption(t("attainment.cascade_help"))
     goal_columns = ["goal", "owner_type", "department", "region", "attainment", "children_attainment", "children", "weight", "strategy_theme", "goal_id"]
-    masking = ui.query("goal_cascade", as_of=as_of, goals="masks_shortfall", max_goals=0, **scope)
+    masking = attainment.masking_list(cascade, lambda: ui.query("goal_cascade", as_of=as_of, goals="masks_shortfall", max_goals=0, **scope))
     if masking is not None and not masking.empty:
         st.warning(t("attainment.masks_shortfall", count=format_count(len(masking))), icon=":material/visibility_off:")
         attainment.show_table(masking.assign(goal=masking["title"]), goal_columns, f"goal_cascade_masking_{selection.cycle}")

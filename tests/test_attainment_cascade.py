@@ -201,6 +201,28 @@ def test_the_structure_queries_answer_the_same_with_a_precomputed_tree(layouts, 
     assert not computed.empty
 
 
+@pytest.mark.parametrize("params", [{}, {"region": "North"}, {"department": "D1"}, {"as_of": "2025-11-30"}])
+def test_the_masking_list_comes_from_a_cascade_that_left_nothing_out(messy, params):
+    def fetch():
+        raise AssertionError("the cascade had every goal: no second query")
+
+    view = cascade(messy, **params)
+    expected = cascade(messy, goals="masks_shortfall", max_goals=0, **params)
+    # Same rows and values; a text column all null in the shorter list comes back as object (None), not str (nan).
+    def plain(frame):
+        return frame.astype(object).where(frame.notna(), None)
+
+    pd.testing.assert_frame_equal(plain(attainment.masking_list(view, fetch)), plain(expected))
+
+
+def test_the_masking_list_is_asked_for_when_the_cascade_left_goals_out(messy):
+    asked = cascade(messy, goals="masks_shortfall", max_goals=0)
+    assert asked["goal_id"].tolist() == ["G-T2"]  # on track (1.2) over its child G-E3c (0.5)
+    view = cascade(messy, max_goals=5)  # G-T2 is left out under G-D1
+    assert "G-T2" not in set(view["goal_id"])
+    assert attainment.masking_list(view, lambda: asked) is asked
+
+
 # --- the page's default views: stored per data version --------------------------------------------
 
 @pytest.mark.parametrize("cycle", ["2025H1", "2025H2"])
