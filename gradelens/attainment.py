@@ -174,6 +174,19 @@ def narrowed_scope(filters: ui.Filters, cell: Cell | None) -> dict[str, object]:
     return {"cycle": filters.cycle, "department": cell[0], "region": cell[1]}
 
 
+def later_questions(as_of: object, scope: dict[str, object]) -> dict[str, dict[str, object]]:
+    """The page's questions below the cascade, with their parameters: none depends on another's
+    answer, so the page starts them together (ui.start) and draws each as it comes."""
+    return {
+        "strategy_theme_attainment": {"as_of": as_of, **scope},
+        "goal_alignment": dict(scope),
+        "unlinked_goals": dict(scope),
+        "attainment_trend": {"as_of": as_of, **scope},
+        "attainment_trend_by_cycle": {"department": scope["department"], "region": scope["region"]},
+        "team_attainment": {"as_of": as_of, **scope},
+    }
+
+
 def cell_label(cells: pd.DataFrame, cell: Cell) -> str:
     """'Sales × East' for a selected cell."""
     names = cells.loc[cells["department_id"] == cell[0], "department"]

@@ -18,6 +18,9 @@ if not ui.explain_missing(dataset, attainment.NEEDS, t("attainment.title")):
     st.stop()
 ui.explain_missing(dataset, attainment.ACTUALS, t("attainment.what_attainment"))
 as_of = attainment.as_of_input(ui.query("cycle_list"), selection.cycle)
+# Independent questions run in the background while the page draws the ones before them (ui.start).
+quality_run = ui.start("attainment_data_quality", cycle=selection.cycle)
+cells_run = ui.start("attainment_department_region", as_of=as_of, **selection.scope)
 
 # Headline: this cycle against the previous one at the same point.
 with st.spinner(t("attainment.working")):
@@ -30,7 +33,7 @@ if now is not None:
         st.plotly_chart(attainment.status_chart(headline), key="attainment_status")
 
 # Data quality: what the definitions had to exclude or normalise.
-issues = ui.query("attainment_data_quality", cycle=selection.cycle)
+issues = quality_run.result()
 counts = attainment.issue_counts(issues)
 if counts:
     st.warning(attainment.quality_summary(counts), icon=":material/rule:")
@@ -41,7 +44,7 @@ if counts:
 
 # Where: department x region; a click narrows the rest of the page to that cell.
 st.subheader(t("attainment.heatmap"))
-cells = ui.query("attainment_department_region", as_of=as_of, **selection.scope)
+cells = cells_run.result()
 cell = attainment.current_cell(cells)
 if cells is None or cells.empty:
     st.info(t("common.nobody_matches"), icon=":material/filter_alt_off:")
@@ -64,6 +67,7 @@ if cell is not None:
     note.info(t("attainment.cell_selected", cell=attainment.cell_label(cells, cell)), icon=":material/filter_alt:")
     clear.button(t("attainment.clear_cell"), on_click=attainment.clear_cell, key="attainment_clear_cell", icon=":material/close:")
 scope = attainment.narrowed_scope(selection, cell)
+later = {name: ui.start(name, **params) for name, params in attainment.later_questions(as_of, scope).items()}
 
 # How: the cascade from company goals to people.
 st.subheader(t("attainment.cascade"))
@@ -96,7 +100,7 @@ else:
 
 # Strategy themes: a goal carries its top ancestor's theme.
 st.subheader(t("attainment.themes"))
-themes = ui.query("strategy_theme_attainment", as_of=as_of, **scope)
+themes = later["strategy_theme_attainment"].result()
 if themes is not None and not themes.empty:
     st.plotly_chart(attainment.theme_chart(themes), key="attainment_themes")
     attainment.show_table(themes, ["strategy_theme", "goals", "goals_with_attainment", "attainment", "individual_attainment",
@@ -104,14 +108,14 @@ if themes is not None and not themes.empty:
 
 # Alignment: individual goals linked to a parent goal.
 st.subheader(t("attainment.alignment"))
-alignment = ui.query("goal_alignment", **scope)
+alignment = later["goal_alignment"].result()
 if alignment is None or alignment.empty:
     st.info(t("attainment.no_individual_goals"), icon=":material/link_off:")
 else:
     st.plotly_chart(attainment.alignment_chart(alignment), key="attainment_alignment")
     attainment.show_table(alignment, ["department", "individual_goals", "linked_goals", "alignment_rate", "broken_links"],
                           f"goal_alignment_{selection.cycle}")
-    unlinked = ui.query("unlinked_goals", **scope)
+    unlinked = later["unlinked_goals"].result()
     if unlinked is not None and not unlinked.empty:
         with st.expander(t("attainment.unlinked", count=format_count(len(unlinked)))):
             attainment.show_table(unlinked, ["goal_id", "owner_type", "owner_name", "department", "region", "title", "weight", "reason",
@@ -119,8 +123,7 @@ else:
 
 # Trend: by month within the cycle and by cycle.
 st.subheader(t("attainment.trend"))
-monthly = ui.query("attainment_trend", as_of=as_of, **scope)
-by_cycle = ui.query("attainment_trend_by_cycle", department=scope["department"], region=scope["region"])
+monthly, by_cycle = later["attainment_trend"].result(), later["attainment_trend_by_cycle"].result()
 within, across = st.columns(2)
 if monthly is not None and not monthly.empty:
     within.markdown(t("attainment.trend_months"))
@@ -137,7 +140,7 @@ if by_cycle is not None and not by_cycle.empty:
 
 # Through whom: the best and worst teams.
 st.subheader(t("attainment.teams"))
-teams = ui.query("team_attainment", as_of=as_of, **scope)
+teams = later["team_attainment"].result()
 if teams is not None and not teams.empty:
     top, bottom = attainment.top_and_bottom(teams)
     team_columns = ["team", "department", "region", "employees", "employees_with_attainment", "attainment", "team_goal_attainment"]
