@@ -60,7 +60,8 @@ st.caption(t("leniency.funnel_caption"))
 
 st.subheader(t("leniency.table_title"))
 st.caption(t("leniency.table_caption"))
-shown = board.assign(direction=board["direction"].map(lambda d: t(f"leniency.direction_{d}")), mean_attainment=100 * board["mean_attainment"])
+directions = {d: t(f"leniency.direction_{d}") for d in board["direction"].unique()}  # once per value, not per rater
+shown = board.assign(direction=board["direction"].map(directions), mean_attainment=100 * board["mean_attainment"])
 number = {"mean_attainment": "%.1f%%", "raw_mean": "%.2f", "expected_mean": "%.2f", "effect": "%+.2f", "se": "%.2f", "z": "%+.1f", "p_value": "%.3g", "q_value": "%.3g"}
 columns = ["rater_name", "department", "ratees", *number, "flagged", "direction"]
 event = st.dataframe(
