@@ -66,7 +66,7 @@ FORMAT_VERSION = "5"
 LENIENCY = "leniency"
 LENIENCY_SOURCES = ("ratings", "employees", "org_units")
 """What the stored leniency fits depend on besides the attainment tables' sources."""
-LENIENCY_FORMAT_VERSION = "1"
+LENIENCY_FORMAT_VERSION = "2"
 """Part of the leniency fingerprint: bump it when the estimator or the stored tables change."""
 
 

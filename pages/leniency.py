@@ -60,7 +60,8 @@ st.caption(t("leniency.funnel_caption"))
 
 st.subheader(t("leniency.table_title"))
 st.caption(t("leniency.table_caption"))
-shown = board.assign(direction=board["direction"].map(lambda d: t(f"leniency.direction_{d}")), mean_attainment=100 * board["mean_attainment"])
+directions = {d: t(f"leniency.direction_{d}") for d in board["direction"].unique()}  # once per value, not per rater
+shown = board.assign(direction=board["direction"].map(directions), mean_attainment=100 * board["mean_attainment"])
 number = {"mean_attainment": "%.1f%%", "raw_mean": "%.2f", "expected_mean": "%.2f", "effect": "%+.2f", "se": "%.2f", "z": "%+.1f", "p_value": "%.3g", "q_value": "%.3g"}
 columns = ["rater_name", "department", "ratees", *number, "flagged", "direction"]
 event = st.dataframe(
@@ -83,28 +84,33 @@ url["rater"] = rater_id
 row = board[board["rater_id"] == rater_id].iloc[0]
 st.write(t("leniency.drill_summary", name=row.rater_name, department=row.department if isinstance(row.department, str) else "–", ratees=row.ratees, raw=f"{row.raw_mean:.2f}",
            expected=f"{row.expected_mean:.2f}", effect=f"{row.effect:+.2f}", se=f"{row.se:.2f}", q=f"{row.q_value:.3g}"))
-scores_tab, grades_tab, history_tab = st.tabs([t("leniency.drill_scores"), t("leniency.drill_grades"), t("leniency.drill_history")])
-with scores_tab:
-    ratees = ui.query("rater_ratee_scores", cycle=selection.cycle, rater_id=rater_id, role=role)
-    curve = ui.query("rater_score_curve", cycle=selection.cycle, role=role)
-    if ratees is not None and curve is not None:
-        if ratees["attainment"].isna().all():
-            st.info(t("leniency.no_attainment_points"), icon=":material/flag:")
+# Only the open tab's queries run (on_change="rerun"): the grade mix and the history across cycles wait for a click.
+scores_tab, grades_tab, history_tab = st.tabs([t("leniency.drill_scores"), t("leniency.drill_grades"), t("leniency.drill_history")],
+                                              key="leniency_drill_tab", on_change="rerun")
+if scores_tab.open:
+    with scores_tab:
+        ratees = ui.query("rater_ratee_scores", cycle=selection.cycle, rater_id=rater_id, role=role)
+        curve = ui.query("rater_score_curve", cycle=selection.cycle, role=role)
+        if ratees is not None and curve is not None:
+            if ratees["attainment"].isna().all():
+                st.info(t("leniency.no_attainment_points"), icon=":material/flag:")
+            else:
+                st.plotly_chart(leniency.ratee_chart(ratees, curve, row.rater_name), key="leniency_ratees")
+            ui.download(ratees, f"rater_ratee_scores_{selection.cycle}_{rater_id}")
+if grades_tab.open:
+    with grades_tab:
+        mix = ui.query("rater_grade_mix", cycle=selection.cycle, rater_id=rater_id, role=role) if "grades" in dataset.present else None
+        if mix is None or (mix["proposed"].sum() + mix["final"].sum()) == 0:
+            st.info(t("leniency.no_grades"), icon=":material/grade:")
         else:
-            st.plotly_chart(leniency.ratee_chart(ratees, curve, row.rater_name), key="leniency_ratees")
-        ui.download(ratees, f"rater_ratee_scores_{selection.cycle}_{rater_id}")
-with grades_tab:
-    mix = ui.query("rater_grade_mix", cycle=selection.cycle, rater_id=rater_id, role=role) if "grades" in dataset.present else None
-    if mix is None or (mix["proposed"].sum() + mix["final"].sum()) == 0:
-        st.info(t("leniency.no_grades"), icon=":material/grade:")
-    else:
-        st.plotly_chart(leniency.rater_grade_chart(mix), key="leniency_grades")
-        ui.download(mix, f"rater_grade_mix_{selection.cycle}_{rater_id}")
-with history_tab:
-    history = ui.query("rater_leniency_history", rater_id=rater_id, **{k: v for k, v in rules.items() if k != "cycle"})
-    if history is not None:
-        st.plotly_chart(leniency.history_chart(history, threshold), key="leniency_history")
-        ui.download(history, f"rater_leniency_history_{rater_id}")
+            st.plotly_chart(leniency.rater_grade_chart(mix), key="leniency_grades")
+            ui.download(mix, f"rater_grade_mix_{selection.cycle}_{rater_id}")
+if history_tab.open:
+    with history_tab:
+        history = ui.query("rater_leniency_history", rater_id=rater_id, **{k: v for k, v in rules.items() if k != "cycle"})
+        if history is not None:
+            st.plotly_chart(leniency.history_chart(history, threshold), key="leniency_history")
+            ui.download(history, f"rater_leniency_history_{rater_id}")
 
 st.subheader(t("leniency.department_title"))
 st.caption(t("leniency.department_caption", min_ratees=min_ratees))

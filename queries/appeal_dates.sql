@@ -9,8 +9,7 @@
 WITH counted AS (
     SELECT a.filed_on, a.resolved_on
     FROM appeals AS a
-    JOIN grades AS g USING (cycle_id, employee_id)
-    JOIN employees AS e USING (cycle_id, employee_id)
+    JOIN graded_people AS g USING (cycle_id, employee_id)  -- graded employees: grades joined to employees once per data version
     JOIN cycles AS c USING (cycle_id)
     WHERE a.filed_on IS NOT NULL
       AND (a.status = 'open'

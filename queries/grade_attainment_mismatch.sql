@@ -31,28 +31,29 @@ bands AS (
     SELECT p.grade, p.grade_rank, TRY_CAST(trim(checked.bounds[p.grade_rank + 1]) AS DOUBLE) AS min_attainment
     FROM policy_grades AS p CROSS JOIN checked
 ),
-people AS (
-    SELECT e.employee_id, e.name, e.department, e.manager_id, e.region, e.job_level
-    FROM employee_units AS e
-    WHERE e.cycle_id = $cycle
-      AND ($department IS NULL OR e.department_id = $department)
-      AND ($region IS NULL OR e.region = $region)
+band_list AS (  -- the bands as one list: looked up per person without a correlated subquery
+    SELECT list({'grade_rank': grade_rank, 'min_attainment': min_attainment}) FILTER (WHERE min_attainment IS NOT NULL) AS bands,
+           (SELECT max(grade_rank) FROM policy_grades) AS worst_rank
+    FROM bands
 ),
 judged AS (
     SELECT
-        people.*,
+        g.employee_id, g.name, g.department, g.manager_id, g.region, g.job_level,
         g.final_grade,
         final.grade_rank AS final_rank,
         o.attainment,
         -- the best grade whose lowest attainment is reached; else the worst grade
         coalesce(
-            (SELECT min(b.grade_rank) FROM bands AS b WHERE b.min_attainment IS NOT NULL AND o.attainment >= b.min_attainment),
-            (SELECT max(grade_rank) FROM policy_grades)
+            list_min(list_transform(list_filter(band_list.bands, lambda b: o.attainment >= b.min_attainment), lambda b: b.grade_rank)),
+            band_list.worst_rank
         ) AS expected_rank
-    FROM people
-    JOIN grades AS g ON g.cycle_id = $cycle AND g.employee_id = people.employee_id
+    FROM graded_people AS g  -- the cycle's graded employees (grades joined to employee_units, derived.py)
     JOIN policy_grades AS final ON final.grade = g.final_grade
-    JOIN owner_attainment($cycle, NULL) AS o ON o.owner_type = 'employee' AND o.owner_id = people.employee_id
+    JOIN owner_attainment($cycle, NULL) AS o ON o.owner_type = 'employee' AND o.owner_id = g.employee_id
+    CROSS JOIN band_list
+    WHERE g.cycle_id = $cycle
+      AND ($department IS NULL OR g.department_id = $department)
+      AND ($region IS NULL OR g.region = $region)
 )
 SELECT
     judged.employee_id,

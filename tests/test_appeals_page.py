@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import gradelens.queries
+from gradelens.i18n import t
 from gradelens.queries import NamedQuery, Param
 from tests.appeals_fixture import appeals_company_tables
 from tests.tiny_company import write_dataset
@@ -39,6 +40,20 @@ def frames(at: AppTest) -> list[pd.DataFrame]:
     return [element.value for element in at.dataframe]
 
 
+TABS = ("tab_rates", "tab_outcomes", "tab_resolution", "tab_where")
+
+
+def open_tab(at: AppTest, tab: str) -> AppTest:
+    """Click a tab: only the open tab's sections run (st.tabs on_change="rerun")."""
+    at.session_state["appeals_tab"] = t(f"appeals.{tab}", "en")
+    return at.run()
+
+
+def every_tab(at: AppTest, what=frames) -> list:
+    """`what(at)` of each tab in turn, concatenated."""
+    return [item for tab in TABS for item in what(open_tab(at, tab))]
+
+
 def frame_with(at: AppTest, *headers: str) -> pd.DataFrame:
     matches = [f for f in frames(at) if all(h in f.columns for h in headers)]
     assert matches, f"no table with columns {headers}: {[list(f.columns) for f in frames(at)]}"
@@ -54,7 +69,7 @@ def test_the_page_renders_in_both_languages(on_company, lang):
 
 
 def test_the_selected_cycle_shows_its_hand_computed_outcomes(on_company):
-    at = page_test(cycle="2025H2")
+    at = open_tab(page_test(cycle="2025H2"), "tab_outcomes")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Appeals this cycle": "4", "Upheld (fully or partly)": "66.7%", "Appeals that changed the grade": "50.0%"}
     outcomes = frame_with(at, "Reason", "Status")
@@ -68,10 +83,10 @@ def test_rates_by_cycle_keep_the_cycle_without_appeals_at_zero(on_company):
     rates = frame_with(at, "Cycle", "Appeals per 100 graded", "Upheld share")
     assert rates[["Cycle", "Graded", "Appeals", "Appeals per 100 graded", "Upheld share"]].values.tolist() == [
         ["2025 H1", 3, 3, 100.0, "33.3%"], ["2025 H2", 5, 4, 80.0, "66.7%"], ["2026 H1", 4, 0, 0.0, "–"]]
-    times = frame_with(at, "Median days to resolve")
+    times = frame_with(open_tab(at, "tab_resolution"), "Median days to resolve")
     assert times[["Median days to resolve", "90th percentile days"]].values.tolist()[1] == [10.0, 18.0]
-    assert {m.label: m.value for m in at.metric}["Appeals this cycle"] == "0"  # 2026H1, the latest
-    assert any("No appeals in this cycle" in i.value for i in at.info)
+    assert {m.label: m.value for m in open_tab(at, "tab_outcomes").metric}["Appeals this cycle"] == "0"  # 2026H1, the latest
+    assert any("No appeals in this cycle" in i for i in every_tab(at, lambda page: [i.value for i in page.info]))
 
 
 def test_breaking_down_by_department_shows_a_row_per_department_and_cycle(on_company):
@@ -91,7 +106,7 @@ def test_bad_appeals_are_counted_in_a_data_quality_note(on_company):
 
 
 def test_open_appeals_default_to_the_latest_date_in_the_data_and_follow_the_date_input(on_company):
-    at = page_test()
+    at = open_tab(page_test(), "tab_resolution")
     assert at.date_input(key="appeals_as_of").value == dt.date(2026, 1, 26)
     assert any(m.value == "Open on 2026-01-26: **1**; past the 15-day service target: **0**." for m in at.markdown)
     assert frame_with(at, "Age (days)")[["Appeal", "Age (days)", "Past service target"]].values.tolist() == [["AP2", 14, "no"]]
@@ -102,7 +117,7 @@ def test_open_appeals_default_to_the_latest_date_in_the_data_and_follow_the_date
 
 
 def test_raters_below_the_minimum_group_size_are_hidden(on_company):
-    at = page_test(cycle="2025H2")
+    at = open_tab(page_test(cycle="2025H2"), "tab_where")
     assert any("Raters not shown" in c.value and ": 2." in c.value for c in at.caption)
     assert not [f for f in frames(at) if "Rater" in f.columns]
     assert any("No rater to show" in i.value for i in at.info)
@@ -120,7 +135,7 @@ def open_company(monkeypatch, tmp_path):
 def test_raters_are_shown_without_leniency_when_no_estimator_exists(open_company, monkeypatch):
     real = gradelens.queries.all_queries
     monkeypatch.setattr(gradelens.queries, "all_queries", lambda: {k: v for k, v in real().items() if k != "rater_leniency"})
-    at = page_test(cycle="2025H2")
+    at = open_tab(page_test(cycle="2025H2"), "tab_where")
     raters = frame_with(at, "Rater", "Appeals per 100 graded")
     assert raters[["Rater", "Graded", "Appeals", "Upheld share"]].values.tolist() == [
         ["Wang Wei", 3, 3, "50.0%"], ["Liu Yang", 1, 1, "100.0%"]]
@@ -141,6 +156,8 @@ def test_raters_show_their_leniency_beside_their_appeals_when_the_estimator_exis
     monkeypatch.setattr(gradelens.queries, "all_queries", lambda: {**real(), "rater_leniency": stub})
     at = page_test(cycle="2025H2")
     assert not at.exception, at.exception
+    assert asked == {}  # the raters' tab is not open yet
+    open_tab(at, "tab_where")
     assert asked == {"cycle": "2025H2", "role": "manager"}
     raters = frame_with(at, "Rater", "Leniency effect")
     assert raters[["Rater", "Leniency effect", "Flagged lenient/severe"]].values.tolist()[0] == ["Wang Wei", -0.65, "yes"]
@@ -148,7 +165,7 @@ def test_raters_show_their_leniency_beside_their_appeals_when_the_estimator_exis
 
 
 def test_appeal_rates_by_grade_for_the_selected_cycle(on_company):
-    at = page_test(cycle="2025H2")
+    at = open_tab(page_test(cycle="2025H2"), "tab_where")
     by_grade = frame_with(at, "Grade before appeal", "Graded")
     assert by_grade[["Grade before appeal", "Graded", "Appeals"]].values.tolist() == [
         ["S", 0, 0], ["A", 1, 1], ["B", 3, 2], ["C", 0, 0], ["D", 1, 1]]
@@ -156,11 +173,16 @@ def test_appeal_rates_by_grade_for_the_selected_cycle(on_company):
 
 def test_every_table_has_a_download(on_company):
     at = page_test(cycle="2025H2")
-    assert len(at.get("download_button")) == len(frames(at)) == 7  # raters are hidden (small groups)
+    downloads = set()
+    for tab in TABS:
+        open_tab(at, tab)
+        assert len(at.get("download_button")) == len(frames(at)), tab
+        downloads |= {button.key for button in at.get("download_button")}
+    assert len(downloads) == 7  # raters are hidden (small groups)
 
 
 def test_the_sidebar_filters_narrow_the_page(on_company):
-    at = page_test(cycle="2025H2", department="D2")
+    at = open_tab(page_test(cycle="2025H2", department="D2"), "tab_outcomes")
     assert {m.label: m.value for m in at.metric}["Appeals this cycle"] == "2"
 
 
@@ -201,7 +223,7 @@ def test_a_dataset_without_ratings_shows_raters_without_leniency_and_no_warning(
     folder = write_dataset(tmp_path / "unrated", tables)
     (folder / "policy.toml").write_text("[privacy]\nmin_group_size = 1\n", encoding="utf-8")
     monkeypatch.setenv("GRADELENS_DATA", str(folder))
-    at = page_test(cycle="2025H2")
+    at = open_tab(page_test(cycle="2025H2"), "tab_where")
     assert not at.exception, at.exception
     assert not [w.value for w in at.warning if "rater_leniency" in w.value]
     assert "Leniency effect" not in frame_with(at, "Rater", "Graded").columns

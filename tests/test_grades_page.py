@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from gradelens.analyses import grades
 from gradelens.dataset import open_dataset
+from gradelens.i18n import t
 from gradelens.demo import generate
 from gradelens.queries import run_query
 from tests.grades_fixture import grades_company_tables
@@ -41,6 +42,20 @@ def frames(at: AppTest) -> list[pd.DataFrame]:
     return [element.value.data if hasattr(element.value, "data") else element.value for element in at.dataframe]
 
 
+TABS = ("tab_shares", "tab_worksheet", "tab_test", "tab_calibration", "tab_attainment", "tab_drift")
+
+
+def open_tab(at: AppTest, tab: str) -> AppTest:
+    """Click a tab: only the open tab's sections run (st.tabs on_change="rerun")."""
+    at.session_state["grades_tab"] = t(f"grades.{tab}", "en")
+    return at.run()
+
+
+def every_tab(at: AppTest, what=frames) -> list:
+    """`what(at)` of each tab in turn, concatenated (the tables of all six tabs, in tab order)."""
+    return [item for tab in TABS for item in what(open_tab(at, tab))]
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_page_renders_every_section_in_both_languages(on_company, lang):
     at = run_page(lang=lang)
@@ -48,11 +63,13 @@ def test_the_page_renders_every_section_in_both_languages(on_company, lang):
     assert not at.error and not at.warning, [e.value for e in [*at.error, *at.warning]]
     assert at.title[0].value == {"en": "Grade distribution", "zh": "绩效等级分布"}[lang]
     assert len(at.tabs) == 6
-    assert len(at.dataframe) == 6  # shares, sheet, test, changes, mismatch, drifted groups
+    assert len(at.dataframe) == 1  # only the open tab (shares) runs its queries
+    assert len(every_tab(at)) == 6  # shares, sheet, test, changes, mismatch, drifted groups
+    assert not at.exception and not at.error and not at.warning
 
 
 def test_the_page_shows_the_hand_computed_numbers(on_company):
-    shares, sheet, tested, changes, mismatch, drifted = frames(run_page())
+    shares, sheet, tested, changes, mismatch, drifted = every_tab(run_page())
     assert shares.iloc[0]["group_name"] == "Guideline" and shares.iloc[0]["S"] == "5.0%"
     assert shares.set_index("group_id").loc["D3", ["S", "A", "B", "C", "D"]].tolist() == ["8.0%", "27.0%", "55.0%", "10.0%", "0.0%"]
     assert sheet.set_index("group_id").loc["D3", ["S", "A", "B", "C", "D"]].tolist() == [
@@ -71,14 +88,17 @@ def test_choosing_a_grouping_and_a_stage_reruns_every_section(on_company):
     assert not at.exception
     assert set(frames(at)[0]["group_name"]) == {"Guideline", "(no manager)", "Wang Wei", "Marketer 1"}
     at.segmented_control(key="grades_stage").set_value("proposed").run()
-    sheet = frames(at)[1].set_index("group_name")
+    sheet = frames(open_tab(at, "tab_worksheet"))[0].set_index("group_name")
     assert sheet.loc["Marketer 1", "S"] == "10 / 5 (+5)"  # M001's reports, proposed: S 10 of 99, cap ceil(4.95) = 5
 
 
 def test_the_transition_matrix_can_narrow_to_one_group(on_company):
-    at = run_page()
+    at = open_tab(run_page(), "tab_calibration")
     at.selectbox(key="grades_matrix_group").set_value("D3").run()
     assert not at.exception and not at.warning
+    assert at.selectbox(key="grades_matrix_group").value == "D3"
+    open_tab(open_tab(at, "tab_drift"), "tab_calibration")  # the choice survives a visit to another tab
+    assert at.selectbox(key="grades_matrix_group").value == "D3"
 
 
 def test_the_sidebar_department_filter_narrows_every_section(on_company):
@@ -98,8 +118,8 @@ def test_a_custom_grade_scale_explains_that_attainment_bands_are_needed(monkeypa
     monkeypatch.setenv("GRADELENS_DATA", str(folder))
     at = run_page()
     assert not at.exception, at.exception
-    assert any("own grade scale" in info.value for info in at.info)
     assert list(frames(at)[0].columns[-3:]) == ["E", "M", "L"]
+    assert any("own grade scale" in info.value for info in open_tab(at, "tab_attainment").info)
 
 
 @pytest.mark.parametrize("keep, message", [
@@ -122,11 +142,11 @@ def test_a_cycle_not_calibrated_yet_says_so_with_the_next_step(monkeypatch, tmp_
     monkeypatch.setenv("GRADELENS_DATA", str(write_dataset(tmp_path / "uncalibrated", tables)))
     at = run_page()
     assert not at.exception, at.exception
-    infos = [info.value for info in at.info]
+    infos = every_tab(at, lambda page: [info.value for info in page.info])
     assert any(text.startswith("No Final (calibrated) grades for this selection yet") for text in infos), infos
     assert any("calibration meeting" in text for text in infos)
     at.segmented_control(key="grades_stage").set_value("proposed").run()
-    assert len(at.dataframe) >= 3  # proposed grades still show against the guideline
+    assert len(every_tab(at)) >= 3  # proposed grades still show against the guideline
 
 
 def test_a_one_cycle_dataset_has_no_previous_cycle_to_drift_from(monkeypatch, tmp_path):
@@ -136,7 +156,7 @@ def test_a_one_cycle_dataset_has_no_previous_cycle_to_drift_from(monkeypatch, tm
         tables[name] = [row for row in tables[name] if row["cycle_id"] == H2]
     tables["kpi_actuals"] = [row for row in tables["kpi_actuals"] if row["goal_id"] != "H1-E2"]
     monkeypatch.setenv("GRADELENS_DATA", str(write_dataset(tmp_path / "one", tables)))
-    at = run_page()
+    at = open_tab(run_page(), "tab_drift")
     assert not at.exception, at.exception
     assert any("No group drifts" in success.value for success in at.success)
 

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from gradelens import leniency
-from gradelens.i18n import set_language
+from gradelens.i18n import set_language, t
 from tests.leniency_fixture import contract_tables_from_pairs, simulate_teams, three_managers_tables
 from tests.tiny_company import tiny_company_tables, write_dataset
 
@@ -72,6 +72,29 @@ def test_the_rater_in_the_url_opens_its_drill_down_and_a_new_choice_is_written_b
     at.selectbox(key="leniency_rater").set_value("M3").run()
     assert param(at, "rater") == "M3"
     assert any("Zhang Min" in m.value for m in at.markdown)
+
+
+def test_the_drill_down_runs_only_the_open_tabs_queries_and_a_click_opens_the_others(on_three, monkeypatch):
+    from gradelens import ui
+
+    asked = []
+    real_run = ui.run_cached
+
+    def watched(dataset, name, **params):
+        asked.append(name)
+        return real_run(dataset, name, **params)
+
+    monkeypatch.setattr(ui, "run_cached", watched)
+    at = page_test()
+    downloads = lambda: {b.key for b in at.get("download_button")}  # noqa: E731
+    assert "rater_ratee_scores" in asked and "rater_leniency_history" not in asked and "rater_grade_mix" not in asked
+    assert "download-rater_ratee_scores_2026H1_M1" in downloads()
+    assert "download-rater_leniency_history_M1" not in downloads()
+    at.session_state["leniency_drill_tab"] = t("leniency.drill_history", "en")
+    at.run()
+    assert not at.exception, at.exception
+    assert "rater_leniency_history" in asked
+    assert "download-rater_leniency_history_M1" in downloads() and "download-rater_ratee_scores_2026H1_M1" not in downloads()
 
 
 def test_an_unknown_rater_in_the_url_falls_back_to_the_top_ranked(on_three):

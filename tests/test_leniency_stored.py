@@ -48,6 +48,7 @@ def cases(dataset) -> list[tuple[str, dict]]:
                 ("rater_leniency", {"cycle": cycle, "department": department, "min_ratees": 1, "threshold": 0.0}),
                 ("rater_leniency_by_department", {"cycle": cycle, "department": department, "min_ratees": 1}),
                 ("rater_leniency_model", {"cycle": cycle, "department": department}),
+                ("rater_directory", {"cycle": cycle, "department": department}),
             ]
             out += [("rater_ratee_scores", {"cycle": cycle, "rater_id": r, "department": department}) for r in raters]
         out.append(("rater_leniency", {"cycle": cycle, "region": "East", "min_ratees": 2}))
@@ -72,6 +73,25 @@ def test_the_stored_fits_answer_every_leniency_query_exactly_as_fitting_without_
     for name, params, frame in expected:
         pd.testing.assert_frame_equal(run_query(stored, name, params), frame, check_exact=True, obj=f"{name} {params}")
     assert set(fitted) <= empty_cycles  # a cycle without manager pairs is "fitted" on demand: there is nothing to fit
+
+
+def test_the_directory_reads_the_stored_raters_who_are_not_employees_and_names_them_as_computed(tmp_path, monkeypatch):
+    tables = three_managers_tables()
+    tables["ratings"] += [dict(cycle_id="2026H1", ratee_id="A1", rater_id=r, rater_role="customer", dimension="results", score=4.0)
+                          for r in ("CUST-2", "CUST-1")]
+    computed = write_dataset(tmp_path / "computed", tables)
+    stored = tmp_path / "stored"
+    shutil.copytree(computed, stored)
+    folder = derived.build(stored)
+    outside = sorted((derived.leniency_folder(stored, open_dataset(stored).policy) / analyses.OUTSIDE_RATERS).rglob("*.parquet"))
+    assert pd.read_parquet(outside[0])["rater_id"].tolist() == ["CUST-1", "CUST-2"]
+    assert folder.is_dir()
+    expected = run_query(open_dataset(computed), "rater_directory")
+    monkeypatch.setattr(analyses, "_OUTSIDE_RATERS_SQL", "SELECT error('the ratings were scanned')")  # the stored rows, not the ratings
+    got = run_query(open_dataset(stored), "rater_directory")
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert got.set_index("person_id").loc[["CUST-1", "CUST-2"], "name"].tolist() == ["CUST-1", "CUST-2"]
+    assert len(got) == 11  # nine employees and two customers
 
 
 def fresh(dataset, name, params):
