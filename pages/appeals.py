@@ -15,14 +15,16 @@ if selection.cycle is None or not ui.explain_missing(dataset, appeals.NEEDS, t("
     st.stop()
 scope = {"department": selection.department, "region": selection.region}
 
-quality = ui.query("appeal_data_quality")
+# Independent questions run in the background while the page draws the ones before them (ui.start).
+quality_run, overall_run = ui.start("appeal_data_quality"), ui.start("appeal_trends", group_by="none", **scope)
+quality = quality_run.result()
 if quality is not None and not quality.empty:
     with st.expander(t("appeals.quality_title", appeals=format_count(quality["appeal_id"].nunique())), icon=":material/rule:"):
         st.caption(t("appeals.quality_help"))
         st.dataframe(appeals.display_table(quality, appeals.QUALITY_COLUMNS), hide_index=True)
         ui.download(quality, "appeal_data_quality")
 
-overall = ui.query("appeal_trends", group_by="none", **scope)
+overall = overall_run.result()
 if overall is None:
     st.stop()
 if overall["appeals"].sum() == 0:
@@ -34,6 +36,7 @@ rates_tab, outcomes_tab, resolution_tab, where_tab = st.tabs(
 
 if rates_tab.open:
     with rates_tab:
+        reason_run, department_run = (ui.start("appeal_trends", group_by=g, **scope) for g in ("reason", "department"))
         group_by = st.segmented_control(t("appeals.break_down"), appeals.BREAKDOWNS, default="none", key="appeals_group_by", persist_state="session",
                                         format_func=lambda g: t(f"appeals.group_by_{g}", selection.lang)) or "none"
         trends = overall if group_by == "none" else ui.query("appeal_trends", group_by=group_by, **scope)
@@ -44,8 +47,7 @@ if rates_tab.open:
 
         st.subheader(t("appeals.reasons_title"))
         st.caption(t("appeals.reasons_help"))
-        by_reason = ui.query("appeal_trends", group_by="reason", **scope)
-        by_department = ui.query("appeal_trends", group_by="department", **scope)
+        by_reason, by_department = reason_run.result(), department_run.result()
         if by_reason is not None and not by_reason.empty:
             st.plotly_chart(appeals.reason_chart(by_reason), key="appeals_reason_chart")
             st.dataframe(appeals.display_table(by_reason, appeals.TREND_COLUMNS, "reason"), hide_index=True)

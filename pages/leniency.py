@@ -35,6 +35,7 @@ with st.expander(t("leniency.settings"), icon=":material/tune:"):
                                      help=t("leniency.min_ratees_help")))
 rules = {"cycle": selection.cycle, "role": role, "threshold": threshold, "min_ratees": min_ratees}
 
+gap_run = ui.start("self_manager_gap", **selection.scope) if "employees" in dataset.present else None  # runs meanwhile (ui.start)
 with st.spinner(t("leniency.computing")):
     model = ui.query("rater_leniency_model", cycle=selection.cycle, role=role)
     board = ui.query("rater_leniency", **rules, department=selection.department, region=selection.region)
@@ -47,6 +48,7 @@ if fit.pairs == 0:
 if board.empty:
     st.info(t("leniency.no_raters_in_filter", role=role_label(role)), icon=":material/filter_alt_off:")
     st.stop()
+spread_run = ui.start("rater_leniency_by_department", **rules, region=selection.region)  # started once the fit is memoised
 
 raters, lenient, severe, spread = st.columns(4)
 raters.metric(t("leniency.metric_raters"), format_count(len(board)), help=t("leniency.metric_raters_help", pairs=format_count(fit.pairs)))
@@ -114,7 +116,7 @@ if history_tab.open:
 
 st.subheader(t("leniency.department_title"))
 st.caption(t("leniency.department_caption", min_ratees=min_ratees))
-spread_table = ui.query("rater_leniency_by_department", **rules, region=selection.region)
+spread_table = spread_run.result()
 if spread_table is not None and not spread_table.empty:
     st.plotly_chart(leniency.department_chart(board, min_ratees), key="leniency_departments")
     st.dataframe(spread_table.drop(columns="department_id"), hide_index=True, column_config={
@@ -124,7 +126,7 @@ if spread_table is not None and not spread_table.empty:
 
 st.subheader(t("leniency.gap_title"))
 st.caption(t("leniency.gap_caption"))
-gap = ui.query("self_manager_gap", **selection.scope) if "employees" in dataset.present else None
+gap = gap_run.result() if gap_run is not None else None
 if gap is None or gap.empty:
     st.info(t("leniency.no_gap"), icon=":material/compare_arrows:")
 else:

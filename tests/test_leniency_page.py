@@ -78,13 +78,13 @@ def test_the_drill_down_runs_only_the_open_tabs_queries_and_a_click_opens_the_ot
     from gradelens import ui
 
     asked = []
-    real_run = ui.run_cached
+    real_call = ui._cached_call  # every named query a page asks for (ui.query and ui.start), cached or not
 
-    def watched(dataset, name, **params):
+    def watched(dataset, name, params):
         asked.append(name)
-        return real_run(dataset, name, **params)
+        return real_call(dataset, name, params)
 
-    monkeypatch.setattr(ui, "run_cached", watched)
+    monkeypatch.setattr(ui, "_cached_call", watched)
     at = page_test()
     downloads = lambda: {b.key for b in at.get("download_button")}  # noqa: E731
     assert "rater_ratee_scores" in asked and "rater_leniency_history" not in asked and "rater_grade_mix" not in asked
