@@ -620,25 +620,6 @@ FROM employee_units AS e
 LEFT JOIN owner_end_attainment AS o ON o.cycle_id = e.cycle_id AND o.owner_type = 'employee' AND o.owner_id = e.employee_id
 GROUP BY e.cycle_id, e.department_id, e.department, e.region;
 
--- people_end_sums for one cycle as of `until_date` (NULL: its end, read from people_end_sums;
--- DuckDB drops the branch whose condition is false for a bound `until_date`).
-CREATE MACRO cycle_people_sums(for_cycle, until_date) AS TABLE
-SELECT department_id, department, region, employees, employees_with_attainment, attainment_sum
-FROM people_end_sums
-WHERE cycle_id = for_cycle AND until_date IS NULL
-UNION ALL
-SELECT
-    cps_e.department_id,
-    cps_e.department,
-    cps_e.region,
-    count(*),
-    count(cps_o.attainment),
-    sum(cps_o.attainment)
-FROM employee_units AS cps_e
-LEFT JOIN owner_attainment(for_cycle, until_date) AS cps_o ON cps_o.owner_type = 'employee' AND cps_o.owner_id = cps_e.employee_id
-WHERE cps_e.cycle_id = for_cycle AND until_date IS NOT NULL
-GROUP BY cps_e.department_id, cps_e.department, cps_e.region;
-
 -- One cycle's goals as of `until_date` (NULL: the cycle's end) by the strategy theme of their
 -- top ancestor (cycle_goal_tree), owner type, department and region (where the owner sits:
 -- cycle_goal_owners; company goals in none): goals, those with an attainment, its sum, those on

@@ -13,18 +13,21 @@
 -- @privacy aggregate count=employees
 -- @returns employees, employees_with_attainment, attainment, company_goal_attainment, goals, goals_with_attainment, on_track, at_risk, off_track, on_track_share, at_risk_share, off_track_share
 -- At the cycle's end (as_of NULL) employees and goals come counted per department and region
--- (people_end_sums via cycle_people_sums; cycle_theme_sums, also per strategy theme: stored when
--- the derived tables are current), so the figures add up a few hundred rows; as of a date the
--- goals are counted here.
--- DuckDB drops the branches whose conditions are false for the bound values.
+-- (people_end_sums; cycle_theme_sums, also per strategy theme: stored when the derived tables
+-- are current), so the figures add up a few hundred rows; as of a date each employee and goal
+-- is counted here. DuckDB drops the branches whose conditions are false for the bound values.
 WITH owners AS (
     SELECT * FROM owner_attainment($cycle, $as_of)
 ),
 people AS (
-    SELECT employees, employees_with_attainment, attainment_sum
-    FROM cycle_people_sums($cycle, $as_of)
-    WHERE ($department IS NULL OR department_id = $department)
-      AND ($region IS NULL OR region = $region)
+    SELECT department_id, department, region, employees, employees_with_attainment, attainment_sum
+    FROM people_end_sums
+    WHERE cycle_id = $cycle AND $as_of IS NULL
+    UNION ALL
+    SELECT e.department_id, e.department, e.region, 1, CAST(o.attainment IS NOT NULL AS BIGINT), o.attainment
+    FROM employee_units AS e
+    LEFT JOIN owners AS o ON o.owner_type = 'employee' AND o.owner_id = e.employee_id
+    WHERE e.cycle_id = $cycle AND $as_of IS NOT NULL
 ),
 -- Where each goal sits as of a date: an employee's department and region, a unit's department and region.
 goal_places AS (
@@ -82,6 +85,8 @@ employee_figures AS (
         CAST(coalesce(sum(employees_with_attainment), 0) AS BIGINT) AS employees_with_attainment,
         sum(attainment_sum) / nullif(sum(employees_with_attainment), 0) AS attainment
     FROM people
+    WHERE ($department IS NULL OR department_id = $department)
+      AND ($region IS NULL OR region = $region)
 )
 SELECT
     ef.employees,
