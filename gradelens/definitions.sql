@@ -598,3 +598,123 @@ LEFT JOIN org_units AS ug_department ON ug_department.unit_id = ug_o.department_
 -- Replaced by a read of the precomputed rows when they are current (derived.attach).
 CREATE MACRO cycle_unlinked_goals(for_cycle) AS TABLE
 SELECT * FROM cycle_unlinked_goals_computed(for_cycle);
+-- Cycle-level sums: what the attainment questions add up at a cycle's end, per department and
+-- region, so that those questions, with or without a department or region filter, read a few
+-- hundred rows instead of joining a cycle's goals or employees. The same for every visit of a
+-- data version, so gradelens/derived.py writes them (people_end_sums, theme_end_sums,
+-- goal_problems); the view and macros here compute the same rows otherwise.
+-- A mean is then sum(attainment_sum) / sum(..._with_attainment) over the rows a filter keeps.
+
+-- Employees of every cycle at its end by department and region: how many, how many have an
+-- owner attainment (owner_end_attainment), and the sum of it.
+CREATE VIEW people_end_sums AS
+SELECT
+    e.cycle_id,
+    e.department_id,
+    e.department,
+    e.region,
+    count(*) AS employees,
+    count(o.attainment) AS employees_with_attainment,
+    sum(o.attainment) AS attainment_sum
+FROM employee_units AS e
+LEFT JOIN owner_end_attainment AS o ON o.cycle_id = e.cycle_id AND o.owner_type = 'employee' AND o.owner_id = e.employee_id
+GROUP BY e.cycle_id, e.department_id, e.department, e.region;
+
+-- One cycle's goals as of `until_date` (NULL: the cycle's end) by the strategy theme of their
+-- top ancestor (cycle_goal_tree), owner type, department and region (where the owner sits:
+-- cycle_goal_owners; company goals in none): goals, those with an attainment, its sum, those on
+-- track (>= 100%), at risk (80-100%) and off track (< 80%) compared after rounding to 9 decimals
+-- as gradelens/attainment.py does, and the weighted attainment's numerator and denominator over
+-- goals with an attainment and a weight > 0 (owner_attainment's). At the cycle's end derived.py
+-- stores the rows (theme_end_sums) and replaces cycle_theme_sums with a read of them.
+CREATE MACRO cycle_theme_sums_computed(for_cycle, until_date) AS TABLE
+WITH cts_tree AS (
+    SELECT goal_id, top_goal_id FROM cycle_goal_tree(for_cycle)
+),
+-- The top ancestors' themes: the few distinct tops looked up first, so only one join is of
+-- every goal with every goal (the goals with their tree rows), not two.
+cts_top AS (
+    SELECT goal_id AS top_goal_id, strategy_theme
+    FROM goals
+    WHERE cycle_id = for_cycle AND goal_id IN (SELECT top_goal_id FROM cts_tree)
+),
+cts_themed AS (
+    SELECT cts_g.*, cts_top.strategy_theme AS inherited_theme
+    FROM cycle_goal_attainment(for_cycle, until_date) AS cts_g
+    JOIN cts_tree USING (goal_id)
+    JOIN cts_top USING (top_goal_id)
+),
+cts_placed AS (
+    SELECT
+        cts_t.*,
+        CASE WHEN cts_t.owner_type <> 'company' THEN cts_o.department_id END AS place_department_id,
+        CASE WHEN cts_t.owner_type <> 'company' THEN cts_o.region END AS place_region
+    FROM cts_themed AS cts_t
+    LEFT JOIN cycle_goal_owners(for_cycle) AS cts_o
+        ON cts_o.owner_kind = CASE WHEN cts_t.owner_type = 'employee' THEN 'employee' ELSE 'unit' END AND cts_o.owner_id = cts_t.owner_id
+)
+SELECT
+    inherited_theme AS strategy_theme,
+    owner_type,
+    place_department_id AS department_id,
+    place_region AS region,
+    count(*) AS goals,
+    count(attainment) AS goals_with_attainment,
+    sum(attainment) AS attainment_sum,
+    count(*) FILTER (WHERE round(attainment, 9) >= 1.0) AS on_track,
+    count(*) FILTER (WHERE round(attainment, 9) >= 0.8 AND round(attainment, 9) < 1.0) AS at_risk,
+    count(*) FILTER (WHERE round(attainment, 9) < 0.8) AS off_track,
+    sum(weight * attainment) FILTER (WHERE attainment IS NOT NULL AND weight > 0) AS weighted_attainment,
+    sum(weight) FILTER (WHERE attainment IS NOT NULL AND weight > 0) AS weight_sum
+FROM cts_placed
+GROUP BY inherited_theme, owner_type, place_department_id, place_region;
+
+-- Replaced by a read of the stored rows at the cycle's end when current (derived.attach).
+CREATE MACRO cycle_theme_sums(for_cycle, until_date) AS TABLE
+SELECT * FROM cycle_theme_sums_computed(for_cycle, until_date);
+
+-- The goals of one cycle that break the attainment rules, one row per problem (the rows of
+-- attainment_data_quality before its department filter; the query says what each issue means).
+-- They depend on the data version alone: derived.py stores them (goal_problems) and replaces
+-- cycle_goal_problems with a read of them.
+CREATE MACRO cycle_goal_problems_computed(for_cycle) AS TABLE
+WITH cgp_goal AS (
+    SELECT * FROM goals WHERE cycle_id = for_cycle
+),
+cgp_bounds AS (
+    SELECT start_date, end_date FROM cycles WHERE cycle_id = for_cycle
+),
+-- An actual's cycle_id is its goal's cycle (its partition, or looked up for a flat file), so
+-- this reads one cycle's actuals; materialised so that only the few dated outside the cycle
+-- reach the join with the goals (joined first, all 5M of a cycle's actuals at 200k were).
+cgp_outside AS MATERIALIZED (
+    SELECT cgp_a.goal_id, cgp_a.as_of
+    FROM kpi_actuals AS cgp_a, cgp_bounds
+    WHERE cgp_a.cycle_id = for_cycle AND (cgp_a.as_of < cgp_bounds.start_date OR cgp_a.as_of > cgp_bounds.end_date)
+)
+SELECT 'target_not_positive' AS issue, goal_id, owner_type, owner_id, target AS value,
+       CAST(NULL AS VARCHAR) AS related_id, CAST(NULL AS DATE) AS first_date, CAST(NULL AS DATE) AS last_date
+FROM cgp_goal WHERE target IS NULL OR target <= 0
+UNION ALL
+SELECT 'weight_out_of_range', goal_id, owner_type, owner_id, weight, NULL, NULL, NULL
+FROM cgp_goal WHERE weight IS NULL OR weight <= 0 OR weight > 1
+UNION ALL
+SELECT 'weights_not_one', NULL, owner_type, owner_id, sum(weight), NULL, NULL, NULL
+FROM cgp_goal
+GROUP BY owner_type, owner_id
+HAVING sum(weight) IS NULL OR abs(sum(weight) - 1.0) > 1e-6
+UNION ALL
+-- parent_missing and parent_other_cycle as the goal tree has them (precomputed when current: a
+-- hash table of the cycle's goal ids is then not built again).
+SELECT cgp_tree.parent_issue, cgp_g.goal_id, cgp_g.owner_type, cgp_g.owner_id, NULL, cgp_g.parent_goal_id, NULL, NULL
+FROM cgp_goal AS cgp_g
+JOIN (SELECT goal_id, parent_issue FROM cycle_goal_tree(for_cycle) WHERE parent_issue IS NOT NULL) AS cgp_tree USING (goal_id)
+UNION ALL
+SELECT 'actual_outside_cycle', cgp_g.goal_id, cgp_g.owner_type, cgp_g.owner_id, count(*), NULL, min(cgp_a.as_of), max(cgp_a.as_of)
+FROM cgp_outside AS cgp_a
+JOIN cgp_goal AS cgp_g ON cgp_g.goal_id = cgp_a.goal_id
+GROUP BY cgp_g.goal_id, cgp_g.owner_type, cgp_g.owner_id;
+
+-- Replaced by a read of the stored rows when current (derived.attach).
+CREATE MACRO cycle_goal_problems(for_cycle) AS TABLE
+SELECT * FROM cycle_goal_problems_computed(for_cycle);

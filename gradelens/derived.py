@@ -23,6 +23,12 @@ so it is written once, when the data changes (`gradelens demo`, `gradelens impor
         individual goals, linked and broken links per department and region (cycle_goal_alignment_counts)
     _derived/<fingerprint>/unlinked_goal_rows/cycle_id=<id>/part-0.parquet
         the goals without a parent goal of their cycle, as unlinked_goals lists them (cycle_unlinked_goals)
+    _derived/<fingerprint>/{people_end_sums,theme_end_sums}/cycle_id=<id>/part-0.parquet
+        employees, and goals by strategy theme and owner type, at the cycle's end, counted and
+        summed per department and region: what the cycle-level attainment questions add up (definitions.sql,
+        "Cycle-level sums"); a few hundred rows per cycle
+    _derived/<fingerprint>/goal_problems/cycle_id=<id>/part-0.parquet
+        the goals that break the attainment rules (definitions.sql, cycle_goal_problems)
 
 Each is a view of the same name in definitions.sql that computes the rows from the raw tables;
 `attach` replaces the view with a read of the stored rows (STORED lists them). The folder name
@@ -61,7 +67,7 @@ from gradelens.i18n import t
 DERIVED = "_derived"
 SOURCES = ("cycles", "goals", "kpi_actuals", "employees", "org_units", "grades")
 """The tables the derived ones are computed from; a change to any other leaves them valid."""
-FORMAT_VERSION = "5"
+FORMAT_VERSION = "6"
 """Part of the fingerprint: bump it when what is derived changes, so old copies are ignored."""
 LENIENCY = "leniency"
 LENIENCY_SOURCES = ("ratings", "employees", "org_units")
@@ -119,6 +125,11 @@ def _files(folder: Path | None, name: str) -> list[str]:
     return [str(f) for f in sorted((folder / name).rglob("*.parquet"))] if folder else []
 
 
+THEME_COLUMNS = (("strategy_theme", "VARCHAR"), ("owner_type", "VARCHAR"), ("department_id", "VARCHAR"), ("region", "VARCHAR"),
+                 ("goals", "BIGINT"), ("goals_with_attainment", "BIGINT"), ("attainment_sum", "DOUBLE"), ("on_track", "BIGINT"),
+                 ("at_risk", "BIGINT"), ("off_track", "BIGINT"), ("weighted_attainment", "DOUBLE"), ("weight_sum", "DOUBLE"))
+PROBLEM_COLUMNS = (("issue", "VARCHAR"), ("goal_id", "VARCHAR"), ("owner_type", "VARCHAR"), ("owner_id", "VARCHAR"), ("value", "DOUBLE"),
+                   ("related_id", "VARCHAR"), ("first_date", "DATE"), ("last_date", "DATE"))
 OWNER_COLUMNS = (("owner_type", "VARCHAR"), ("owner_id", "VARCHAR"), ("attainment", "DOUBLE"), ("goals_with_actuals", "BIGINT"))
 
 
@@ -153,9 +164,13 @@ def attach(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
         return
     for table in STORED:
         if (folder / table.name).is_dir():
-            table.relation(con, _files(folder, table.name)).create_view(table.name, replace=True)
-            if table.then:
-                con.execute(table.then)
+            _attach_table(con, folder, table)
+
+
+def _attach_table(con: duckdb.DuckDBPyConnection, folder: Path, table: StoredTable) -> None:
+    table.relation(con, _files(folder, table.name)).create_view(table.name, replace=True)
+    if table.then:
+        con.execute(table.then)
 
 
 def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None = None) -> Path:
@@ -186,6 +201,9 @@ def build(dataset_dir: str | Path, progress: Callable[[float, str], None] | None
                     table.write(con, out)
                 else:
                     _copy_by_cycle(con, f"SELECT * FROM {table.name} ORDER BY cycle_id, {table.order}", out)
+                # The tables after it read its rows (the same rows, not computed again): the
+                # cycle-level sums start from the end-of-cycle attainment and the goal tree.
+                _attach_table(con, work, table)
         report(0.6, t("derived.placing"))
     _remove_old(root, keep=target)
     _build_leniency(dataset_dir, target, report)
@@ -305,6 +323,17 @@ GOAL_CASCADE_COLUMNS = (
     ("detail", "VARCHAR"))
 
 
+def _write_theme_sums(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+    """theme_end_sums: cycle_theme_sums at each cycle's end, one cycle at a time (the goal tree is per cycle)."""
+    for cycle in _goal_cycles(con):
+        _copy_by_cycle(con, "SELECT $cycle AS cycle_id, * FROM cycle_theme_sums($cycle, NULL) "
+                            "ORDER BY strategy_theme, owner_type, department_id, region", out, {"cycle": cycle})
+
+
+def _goal_cycles(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [row[0] for row in con.execute("SELECT DISTINCT cycle_id FROM goals WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall()]
+
+
 def _copy_by_cycle(con: duckdb.DuckDBPyConnection, select: str, out: Path, params: dict | None = None, pattern: str = "part-{i}") -> None:
     """Write a query's rows (with a cycle_id column) into `out`, one Parquet folder per cycle
     (files named by `pattern`: several calls for one cycle need different names)."""
@@ -340,6 +369,18 @@ STORED = (
                                        ("kpi", "VARCHAR"), ("weight", "DOUBLE"), ("parent_goal_id", "VARCHAR"), ("reason", "VARCHAR")),
                 write=_per_cycle("cycle_unlinked_goals_computed", "goal_id"),
                 then=_read_per_cycle("cycle_unlinked_goals", "unlinked_goal_rows")),
+    # Cycle-level sums at each cycle's end (definitions.sql, "Cycle-level sums"): the attainment
+    # questions add up a few hundred rows of these instead of a cycle's goals and employees.
+    StoredTable("people_end_sums", (("department_id", "VARCHAR"), ("department", "VARCHAR"), ("region", "VARCHAR"),
+                                    ("employees", "BIGINT"), ("employees_with_attainment", "BIGINT"), ("attainment_sum", "DOUBLE")),
+                order="department_id, department, region"),
+    StoredTable("theme_end_sums", THEME_COLUMNS, write=_write_theme_sums,
+                then="CREATE OR REPLACE MACRO cycle_theme_sums(for_cycle, until_date) AS TABLE "
+                     f"SELECT {', '.join(name for name, _ in THEME_COLUMNS)} FROM theme_end_sums "
+                     "WHERE cycle_id = for_cycle AND until_date IS NULL "
+                     "UNION ALL SELECT * FROM cycle_theme_sums_computed(for_cycle, until_date) WHERE until_date IS NOT NULL"),
+    StoredTable("goal_problems", PROBLEM_COLUMNS, write=_per_cycle("cycle_goal_problems_computed", "issue, owner_type, owner_id, goal_id"),
+                then=_read_per_cycle("cycle_goal_problems", "goal_problems")),
 )
 """What `build` writes and `attach` reads, in the order they are computed."""
 

@@ -13,43 +13,10 @@
 -- department or by its teams (default: all; company goals belong to no department).
 -- @needs cycles, goals
 -- @returns issue, goal_id, owner_type, owner_id, value, related_id, first_date, last_date
-WITH cycle_goals AS (
-    SELECT * FROM goals WHERE cycle_id = $cycle
-),
-bounds AS (
-    SELECT start_date, end_date FROM cycles WHERE cycle_id = $cycle
-),
--- An actual's cycle_id is its goal's cycle (its partition, or looked up for a flat file), so
--- this reads one cycle's actuals; materialised so that only the few dated outside the cycle
--- reach the join with the goals (joined first, all 5M of a cycle's actuals at 200k were).
-outside_actuals AS MATERIALIZED (
-    SELECT a.goal_id, a.as_of
-    FROM kpi_actuals AS a, bounds
-    WHERE a.cycle_id = $cycle AND (a.as_of < bounds.start_date OR a.as_of > bounds.end_date)
-),
-problems AS (
-    SELECT 'target_not_positive' AS issue, goal_id, owner_type, owner_id, target AS value,
-           CAST(NULL AS VARCHAR) AS related_id, CAST(NULL AS DATE) AS first_date, CAST(NULL AS DATE) AS last_date
-    FROM cycle_goals WHERE target IS NULL OR target <= 0
-    UNION ALL
-    SELECT 'weight_out_of_range', goal_id, owner_type, owner_id, weight, NULL, NULL, NULL
-    FROM cycle_goals WHERE weight IS NULL OR weight <= 0 OR weight > 1
-    UNION ALL
-    SELECT 'weights_not_one', NULL, owner_type, owner_id, sum(weight), NULL, NULL, NULL
-    FROM cycle_goals
-    GROUP BY owner_type, owner_id
-    HAVING sum(weight) IS NULL OR abs(sum(weight) - 1.0) > 1e-6
-    UNION ALL
-    SELECT
-        CASE WHEN g.parent_goal_id IN (SELECT goal_id FROM cycle_foreign_parents($cycle)) THEN 'parent_other_cycle' ELSE 'parent_missing' END,
-        g.goal_id, g.owner_type, g.owner_id, NULL, g.parent_goal_id, NULL, NULL
-    FROM cycle_goals AS g
-    WHERE g.parent_goal_id IS NOT NULL AND g.parent_goal_id NOT IN (SELECT goal_id FROM cycle_goals)
-    UNION ALL
-    SELECT 'actual_outside_cycle', g.goal_id, g.owner_type, g.owner_id, count(*), NULL, min(a.as_of), max(a.as_of)
-    FROM outside_actuals AS a
-    JOIN cycle_goals AS g ON g.goal_id = a.goal_id
-    GROUP BY g.goal_id, g.owner_type, g.owner_id
+-- The problems themselves depend on the data version alone (cycle_goal_problems: stored when the
+-- derived tables are current); only the department filter is applied here.
+WITH problems AS (
+    SELECT * FROM cycle_goal_problems($cycle)
 )
 SELECT problems.*
 FROM problems

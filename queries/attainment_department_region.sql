@@ -9,17 +9,31 @@
 -- @needs cycles, employees, goals
 -- @privacy aggregate count=employees
 -- @returns department_id, department, region, employees, employees_with_attainment, attainment
+-- At the cycle's end (as_of NULL) employees come counted and summed per department and region
+-- (people_end_sums: stored when the derived tables are current); as of a date each employee is a
+-- row of one. DuckDB drops the branch whose condition is false for the bound as_of.
+WITH owners AS (
+    SELECT * FROM owner_attainment($cycle, $as_of)
+),
+people AS (
+    SELECT department_id, department, region, employees, employees_with_attainment, attainment_sum
+    FROM people_end_sums
+    WHERE cycle_id = $cycle AND $as_of IS NULL
+    UNION ALL
+    SELECT e.department_id, e.department, e.region, 1, CAST(o.attainment IS NOT NULL AS BIGINT), o.attainment
+    FROM employee_units AS e
+    LEFT JOIN owners AS o ON o.owner_type = 'employee' AND o.owner_id = e.employee_id
+    WHERE e.cycle_id = $cycle AND $as_of IS NOT NULL
+)
 SELECT
-    e.department_id,
-    e.department,
-    e.region,
-    count(*) AS employees,
-    count(o.attainment) AS employees_with_attainment,
-    avg(o.attainment) AS attainment
-FROM employee_units AS e
-LEFT JOIN owner_attainment($cycle, $as_of) AS o ON o.owner_type = 'employee' AND o.owner_id = e.employee_id
-WHERE e.cycle_id = $cycle
-  AND ($department IS NULL OR e.department_id = $department)
-  AND ($region IS NULL OR e.region = $region)
-GROUP BY e.department_id, e.department, e.region
-ORDER BY e.department_id IS NULL, e.department, e.region;
+    department_id,
+    department,
+    region,
+    CAST(sum(employees) AS BIGINT) AS employees,
+    CAST(sum(employees_with_attainment) AS BIGINT) AS employees_with_attainment,
+    sum(attainment_sum) / nullif(sum(employees_with_attainment), 0) AS attainment
+FROM people
+WHERE ($department IS NULL OR department_id = $department)
+  AND ($region IS NULL OR region = $region)
+GROUP BY department_id, department, region
+ORDER BY department_id IS NULL, department, region;

@@ -8,29 +8,35 @@
 -- @needs cycles, employees, goals
 -- @privacy aggregate count=employees
 -- @returns cycle_id, name, start_date, end_date, employees, employees_with_attainment, attainment, company_goal_attainment
--- The outer alias must not be one the macros use inside (g, c, a, ...): DuckDB substitutes the
--- argument `c.cycle_id` into cycle_goal_attainment's body, where `c` is its own cycles alias, so
--- the cycle filter would compare a column with itself and keep every cycle's goals.
-WITH owners AS (
-    SELECT * FROM owner_end_attainment
+-- Employees come counted and summed per cycle, department and region (people_end_sums: stored
+-- when the derived tables are current), so the mean is a sum over a count.
+WITH people AS (
+    SELECT
+        cycle_id,
+        sum(employees) AS employees,
+        sum(employees_with_attainment) AS employees_with_attainment,
+        sum(attainment_sum) AS attainment_sum
+    FROM people_end_sums
+    WHERE ($department IS NULL OR department_id = $department)
+      AND ($region IS NULL OR region = $region)
+    GROUP BY cycle_id
 ),
-people AS (
-    SELECT e.cycle_id, e.employee_id, o.attainment
-    FROM employee_units AS e
-    LEFT JOIN owners AS o ON o.cycle_id = e.cycle_id AND o.owner_type = 'employee' AND o.owner_id = e.employee_id
-    WHERE ($department IS NULL OR e.department_id = $department)
-      AND ($region IS NULL OR e.region = $region)
+company AS (
+    SELECT cycle_id, avg(attainment) AS company_goal_attainment
+    FROM owner_end_attainment
+    WHERE owner_type = 'company'
+    GROUP BY cycle_id
 )
 SELECT
     c.cycle_id,
     c.name,
     c.start_date,
     c.end_date,
-    count(people.employee_id) AS employees,
-    count(people.attainment) AS employees_with_attainment,
-    avg(people.attainment) AS attainment,
-    (SELECT avg(o.attainment) FROM owners AS o WHERE o.cycle_id = c.cycle_id AND o.owner_type = 'company') AS company_goal_attainment
+    CAST(coalesce(people.employees, 0) AS BIGINT) AS employees,
+    CAST(coalesce(people.employees_with_attainment, 0) AS BIGINT) AS employees_with_attainment,
+    people.attainment_sum / nullif(people.employees_with_attainment, 0) AS attainment,
+    company.company_goal_attainment
 FROM cycles AS c
 LEFT JOIN people ON people.cycle_id = c.cycle_id
-GROUP BY c.cycle_id, c.name, c.start_date, c.end_date
+LEFT JOIN company ON company.cycle_id = c.cycle_id
 ORDER BY c.start_date, c.cycle_id;

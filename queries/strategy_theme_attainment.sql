@@ -13,55 +13,34 @@
 -- @needs cycles, goals
 -- @privacy aggregate count=goals
 -- @returns strategy_theme, goals, goals_with_attainment, attainment, individual_goals, individual_attainment, company_goal_attainment, on_track_share
-WITH cycle_goals AS (
-    SELECT * FROM cycle_goal_attainment($cycle, $as_of)
-),
--- Each goal's top ancestor comes with the cycle's goal tree (precomputed when current).
-themed AS (
-    SELECT g.*, top.strategy_theme AS inherited_theme
-    FROM cycle_goals AS g
-    JOIN cycle_goal_tree($cycle) AS tree USING (goal_id)
-    JOIN cycle_goals AS top ON top.goal_id = tree.top_goal_id
-),
--- Who owns goals: the cycle's employees and the org units, each with its department and region.
-owners AS (
-    SELECT 'employee' AS owner_kind, employee_id AS owner_id, department_id, region
-    FROM employee_units WHERE cycle_id = $cycle
-    UNION ALL
-    SELECT 'unit', u.unit_id, d.department_id, u.region
-    FROM org_units AS u LEFT JOIN unit_departments AS d USING (unit_id)
-),
-placed AS (
-    SELECT
-        g.*,
-        CASE WHEN g.owner_type <> 'company' THEN o.department_id END AS department_id,
-        CASE WHEN g.owner_type <> 'company' THEN o.region END AS region
-    FROM themed AS g
-    LEFT JOIN owners AS o
-        ON o.owner_kind = CASE WHEN g.owner_type = 'employee' THEN 'employee' ELSE 'unit' END AND o.owner_id = g.owner_id
+-- The goals come summed per theme, owner type, department and region (cycle_theme_sums: stored
+-- for the cycle's end, computed as of an earlier date), so a mean is a sum over a count.
+WITH sums AS (
+    SELECT * FROM cycle_theme_sums($cycle, $as_of)
 ),
 company AS (
-    SELECT
-        inherited_theme,
-        sum(weight * attainment) FILTER (WHERE attainment IS NOT NULL AND weight > 0)
-            / sum(weight) FILTER (WHERE attainment IS NOT NULL AND weight > 0) AS company_goal_attainment
-    FROM placed
+    SELECT strategy_theme, sum(weighted_attainment) / sum(weight_sum) AS company_goal_attainment
+    FROM sums
     WHERE owner_type = 'company'
-    GROUP BY inherited_theme
+    GROUP BY strategy_theme
+),
+kept AS (
+    SELECT * FROM sums
+    WHERE ($department IS NULL OR department_id = $department)
+      AND ($region IS NULL OR region = $region)
 )
 SELECT
-    placed.inherited_theme AS strategy_theme,
-    count(*) AS goals,
-    count(placed.attainment) AS goals_with_attainment,
-    avg(placed.attainment) AS attainment,
-    count(*) FILTER (WHERE placed.owner_type = 'employee') AS individual_goals,
-    avg(placed.attainment) FILTER (WHERE placed.owner_type = 'employee') AS individual_attainment,
+    kept.strategy_theme,
+    CAST(sum(kept.goals) AS BIGINT) AS goals,
+    CAST(sum(kept.goals_with_attainment) AS BIGINT) AS goals_with_attainment,
+    sum(kept.attainment_sum) / nullif(sum(kept.goals_with_attainment), 0) AS attainment,
+    CAST(coalesce(sum(kept.goals) FILTER (WHERE kept.owner_type = 'employee'), 0) AS BIGINT) AS individual_goals,
+    sum(kept.attainment_sum) FILTER (WHERE kept.owner_type = 'employee')
+        / nullif(sum(kept.goals_with_attainment) FILTER (WHERE kept.owner_type = 'employee'), 0) AS individual_attainment,
     any_value(company.company_goal_attainment) AS company_goal_attainment,
     -- On track as in gradelens/attainment.py (ON_TRACK).
-    count(*) FILTER (WHERE round(placed.attainment, 9) >= 1.0) / nullif(count(placed.attainment), 0) AS on_track_share
-FROM placed
-LEFT JOIN company ON company.inherited_theme IS NOT DISTINCT FROM placed.inherited_theme
-WHERE ($department IS NULL OR placed.department_id = $department)
-  AND ($region IS NULL OR placed.region = $region)
-GROUP BY placed.inherited_theme
-ORDER BY placed.inherited_theme IS NULL, placed.inherited_theme;
+    CAST(sum(kept.on_track) AS BIGINT) / nullif(CAST(sum(kept.goals_with_attainment) AS BIGINT), 0) AS on_track_share
+FROM kept
+LEFT JOIN company ON company.strategy_theme IS NOT DISTINCT FROM kept.strategy_theme
+GROUP BY kept.strategy_theme
+ORDER BY kept.strategy_theme IS NULL, kept.strategy_theme;
