@@ -268,28 +268,19 @@ def _write_month_attainment(con: duckdb.DuckDBPyConnection, out: Path) -> None:
         con.execute("DROP TABLE month_rows")
 
 
+def _goal_cycles(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [row[0] for row in con.execute("SELECT DISTINCT cycle_id FROM goals WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall()]
+
+
 def _write_goal_tree(con: duckdb.DuckDBPyConnection, out: Path) -> None:
     """goal_tree: one walk per cycle, so the macro's filter on the cycle reaches into the recursion."""
-    cycles = [row[0] for row in con.execute("SELECT DISTINCT cycle_id FROM goals WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall()]
-    for cycle in cycles:
+    for cycle in _goal_cycles(con):
         _copy_by_cycle(con, "SELECT $cycle AS cycle_id, * FROM cycle_goal_tree_computed($cycle) ORDER BY goal_id", out, {"cycle": cycle})
-
-
-def _read_tree_just_built(con: duckdb.DuckDBPyConnection, out: Path) -> None:
-    """Point cycle_goal_tree at the goal tree this build has just written beside `out`, so the tables
-    built from it do not walk every cycle's tree again (47 s of CPU per walk of 8 cycles at 200,000
-    employees); the rows are still computed from the raw tables, by this build."""
-    tree = next(table for table in STORED if table.name == "goal_tree")
-    if (out.parent / tree.name).is_dir():
-        tree.relation(con, _files(out.parent, tree.name)).create_view(tree.name, replace=True)
-        con.execute(tree.then)
 
 
 def _write_goal_cascade_defaults(con: duckdb.DuckDBPyConnection, out: Path) -> None:
     """goal_cascade_defaults: goal_cascade's default views, computed one cycle and view at a time."""
-    _read_tree_just_built(con, out)
-    cycles = [row[0] for row in con.execute("SELECT DISTINCT cycle_id FROM goals WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall()]
-    for cycle in cycles:
+    for cycle in _goal_cycles(con):
         for view in GOAL_CASCADE_VIEWS:
             _copy_by_cycle(con, "SELECT $cycle AS cycle_id, * FROM goal_cascade_defaults_computed($cycle, $view)", out,
                            {"cycle": cycle, "view": view}, pattern=f"{view}-{{i}}")
@@ -298,9 +289,7 @@ def _write_goal_cascade_defaults(con: duckdb.DuckDBPyConnection, out: Path) -> N
 def _per_cycle(macro: str, order: str) -> Callable[[duckdb.DuckDBPyConnection, Path], None]:
     """A write function copying a definitions.sql table macro of one cycle, for every cycle of the goals."""
     def write(con: duckdb.DuckDBPyConnection, out: Path) -> None:
-        _read_tree_just_built(con, out)
-        cycles = [row[0] for row in con.execute("SELECT DISTINCT cycle_id FROM goals WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall()]
-        for cycle in cycles:
+        for cycle in _goal_cycles(con):
             _copy_by_cycle(con, f"SELECT $cycle AS cycle_id, * FROM {macro}($cycle) ORDER BY {order}", out, {"cycle": cycle})
     return write
 
@@ -328,10 +317,6 @@ def _write_theme_sums(con: duckdb.DuckDBPyConnection, out: Path) -> None:
     for cycle in _goal_cycles(con):
         _copy_by_cycle(con, "SELECT $cycle AS cycle_id, * FROM cycle_theme_sums($cycle, NULL) "
                             "ORDER BY strategy_theme, owner_type, department_id, region", out, {"cycle": cycle})
-
-
-def _goal_cycles(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [row[0] for row in con.execute("SELECT DISTINCT cycle_id FROM goals WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall()]
 
 
 def _copy_by_cycle(con: duckdb.DuckDBPyConnection, select: str, out: Path, params: dict | None = None, pattern: str = "part-{i}") -> None:

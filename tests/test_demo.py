@@ -84,14 +84,20 @@ def all_files(folder: Path) -> dict[str, bytes]:
 
 def test_the_folder_holds_one_parquet_file_per_table_a_partition_per_cycle_and_the_manifest(demo_dir, manifest):
     derived = ("_derived/*/goal_end_actuals", "_derived/*/owner_end_attainment", "_derived/*/owner_month_attainment", "_derived/*/graded_people",
-               "_derived/*/goal_tree",
-               "_derived/*/leniency/*/leniency_raters", "_derived/*/leniency/*/leniency_pairs", "_derived/*/leniency/*/leniency_fits")
+               "_derived/*/goal_tree", "_derived/*/goal_alignment_counts", "_derived/*/unlinked_goal_rows", "_derived/*/people_end_sums",
+               "_derived/*/theme_end_sums", "_derived/*/goal_problems",
+               "_derived/*/leniency/*/leniency_raters", "_derived/*/leniency/*/leniency_pairs", "_derived/*/leniency/*/leniency_fits",
+               "_derived/*/leniency/*/leniency_outside_raters")
     expected = {f"{table}.parquet" for table in FLAT_TABLES} | {MANIFEST_FILE, "_derived/*/complete", "_derived/*/leniency/*/complete"} | {
         f"{table}/cycle_id={cycle_id}/part-0.parquet"
         for table in ("ratings", "kpi_actuals", *derived)
         for cycle_id in manifest.cycle_ids
-    }
-    assert set(all_files(demo_dir)) == expected
+    } | {f"_derived/*/goal_cascade_defaults/cycle_id={cycle_id}/all-0.parquet" for cycle_id in manifest.cycle_ids}
+    files = set(all_files(demo_dir))
+    # The masking list's stored rows: a file only for the cycles that have such goals.
+    masking = {f for f in files if f.startswith("_derived/*/goal_cascade_defaults/") and f.endswith("/masks_shortfall-0.parquet")}
+    assert masking <= {f"_derived/*/goal_cascade_defaults/cycle_id={c}/masks_shortfall-0.parquet" for c in manifest.cycle_ids}
+    assert files - masking == expected
 
 
 def test_the_same_seed_writes_byte_identical_files(tmp_path):
