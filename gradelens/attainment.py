@@ -582,7 +582,9 @@ def whole_cascade_csv(dataset: Any, params: Mapping[str, object], viewer: Any = 
     """
     import tempfile
 
-    from gradelens.queries import bind_params, get_query, run_query
+    import duckdb
+
+    from gradelens.queries import bind_params, get_query, query_failed, run_query
 
     query = get_query("goal_cascade")
     given = {**params, "max_goals": 0}
@@ -592,7 +594,10 @@ def whole_cascade_csv(dataset: Any, params: Mapping[str, object], viewer: Any = 
     sql = query.sql.strip().rstrip(";")
     with tempfile.TemporaryDirectory(prefix="gradelens-") as folder:
         target = str(Path(folder) / "goal_cascade.csv")
-        dataset.cursor().execute(f"COPY ({sql}\n) TO $csv_target (FORMAT csv, HEADER true)", {**bound, "csv_target": target})
+        try:
+            dataset.cursor().execute(f"COPY ({sql}\n) TO $csv_target (FORMAT csv, HEADER true)", {**bound, "csv_target": target})
+        except duckdb.Error as exc:  # Streamlit tells the user the download failed; the log says why
+            raise query_failed(dataset, "goal_cascade", exc) from None
         return "\ufeff".encode("utf-8") + Path(target).read_bytes()
 
 

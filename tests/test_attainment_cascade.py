@@ -141,6 +141,28 @@ def test_the_whole_cascade_csv_has_every_goal_as_the_query_gives_them(messy):
     assert frame["attainment"].tolist() == pytest.approx(expected["attainment"].tolist(), nan_ok=True)
 
 
+def test_the_whole_cascade_csv_says_which_query_failed_when_duckdb_cannot_write_it(messy, monkeypatch):
+    import duckdb
+
+    from gradelens.errors import DatasetError
+
+    real_cursor = type(messy).cursor
+
+    class FullDisk:  # reads work, writing the CSV does not
+        def __init__(self, cursor):
+            self.cursor = cursor
+
+        def execute(self, sql, *args):
+            if sql.startswith("COPY"):
+                raise duckdb.IOException("IO Error: No space left on device")
+            return self.cursor.execute(sql, *args)
+
+    monkeypatch.setattr(type(messy), "cursor", lambda self, use_derived=True: FullDisk(real_cursor(self, use_derived)))
+    with pytest.raises(DatasetError) as raised:
+        whole_cascade_csv(messy, {"cycle": "2025H2"})
+    assert "goal_cascade" in raised.value.message() and "No space left on device" in raised.value.message()
+
+
 def test_cascade_nodes_draw_the_goals_left_out_under_their_kept_goal(messy):
     nodes = cascade_nodes(cascade(messy, max_goals=5)).set_index("id")
     below = nodes.loc[f"G-D1::{attainment.LEFT_OUT}"]
