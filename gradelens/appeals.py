@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -17,7 +16,7 @@ from scipy.stats import poisson
 
 from gradelens import charts
 from gradelens.contract import APPEAL_REASONS, APPEAL_STATUSES
-from gradelens.i18n import t, value_label
+from gradelens.i18n import each_label, t, value_label
 
 NEEDS = ("cycles", "employees", "grades", "appeals")
 BREAKDOWNS = ("none", "department", "region", "grade")
@@ -203,23 +202,6 @@ RATER_COLUMNS = ["rater_name", "rater_id", "graded", "appeals", "appeal_rate", "
 QUALITY_COLUMNS = ["appeal_id", "cycle_id", "employee_id", "status", "filed_on", "resolved_on", "problem", "excluded_from"]
 
 
-def _each_value(column: pd.Series, convert: Callable[[object], object]) -> pd.Series:
-    """column.map(convert), calling `convert` once per distinct value: a table of 20,000 raters
-    has three flag values, and each t() / value_label() call asks Streamlit for the language."""
-    done: dict[object, object] = {}
-
-    def once(value: object) -> object:
-        try:
-            return done[value]
-        except KeyError:
-            done[value] = result = convert(value)
-            return result
-        except TypeError:  # an unhashable value
-            return convert(value)
-
-    return column.map(once)
-
-
 def display_table(frame: pd.DataFrame, columns: list[str], group_by: str | None = None) -> pd.DataFrame:
     """A query result ready to show: chosen columns, codes in words, shares as percent,
     rates and days to one decimal, headers in the current language. Downloads keep the raw
@@ -228,23 +210,23 @@ def display_table(frame: pd.DataFrame, columns: list[str], group_by: str | None 
     shown = frame[columns].copy()
     for column in columns:
         if column in _SHARES:
-            shown[column] = _each_value(shown[column], charts.percent)
+            shown[column] = each_label(shown[column], charts.percent)
         elif column in _ONE_DECIMAL:
             shown[column] = shown[column].round(1)
         elif column == "reason" or (column == "group_name" and group_by == "reason"):
-            shown[column] = _each_value(shown[column], lambda code: value_label("appeal_reason", code))
+            shown[column] = each_label(shown[column], lambda code: value_label("appeal_reason", code))
         elif column == "status":
-            shown[column] = _each_value(shown[column], lambda code: value_label("appeal_status", code))
+            shown[column] = each_label(shown[column], lambda code: value_label("appeal_status", code))
         elif column in ("overdue", "leniency_flagged"):
-            shown[column] = _each_value(shown[column], lambda flag: "–" if pd.isna(flag) else t("appeals.yes" if flag else "appeals.no"))
+            shown[column] = each_label(shown[column], lambda flag: "–" if pd.isna(flag) else t("appeals.yes" if flag else "appeals.no"))
         elif column == "problem":
-            shown[column] = _each_value(shown[column], lambda code: t(f"appeals.problem_{code}"))
+            shown[column] = each_label(shown[column], lambda code: t(f"appeals.problem_{code}"))
         elif column == "excluded_from":
-            shown[column] = _each_value(shown[column], lambda code: t(f"appeals.excluded_{code}"))
+            shown[column] = each_label(shown[column], lambda code: t(f"appeals.excluded_{code}"))
         elif column == "leniency_effect":
             shown[column] = shown[column].round(2)
         elif column in ("filed_on", "resolved_on"):
-            shown[column] = _each_value(shown[column], as_date)
+            shown[column] = each_label(shown[column], as_date)
     labels = dict(_LABELS, group_name=f"col_group_{group_by}" if group_by else "col_group")
     if group_by == "reason":
         labels["graded"] = "col_graded_cycle"  # a reason is not a population: the cycle's graded headcount

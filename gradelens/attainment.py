@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from gradelens import charts, ui
-from gradelens.i18n import format_count, format_date, t, value_label
+from gradelens.i18n import each_label, format_count, format_date, t, value_label
 
 # Goal status thresholds; the SQL files repeat them (goal_cascade, attainment_headline,
 # strategy_theme_attainment) and charts.ATTAINMENT_COLORSCALE turns at the same points.
@@ -806,10 +806,10 @@ def show_table(frame: pd.DataFrame, columns: list[str], file_stem: str, height: 
             shown[column] = pd.to_numeric(shown[column], errors="coerce") * 100
             config[column] = st.column_config.NumberColumn(label, format="%.1f%%")
         elif column in CODE_COLUMNS:
-            shown[column] = shown[column].map(lambda code, kind=CODE_COLUMNS[column]: code_label(kind, code))
+            shown[column] = each_label(shown[column], lambda code, kind=CODE_COLUMNS[column]: code_label(kind, code))
             config[column] = st.column_config.TextColumn(label)
         elif column == "strategy_theme":
-            shown[column] = shown[column].map(theme_label)
+            shown[column] = each_label(shown[column], theme_label)
             config[column] = st.column_config.TextColumn(label)
         else:
             config[column] = label

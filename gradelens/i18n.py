@@ -24,6 +24,7 @@ import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -116,6 +117,24 @@ def value_label(kind: str, value: object, language: str | None = None) -> str:
     if texts is None:
         return str(value)
     return texts.get(language or current_language(), str(value))
+
+
+def each_label(column: pd.Series, convert: Callable[[object], object]) -> pd.Series:
+    """column.map(convert), calling `convert` once per distinct value: each t() / value_label()
+    asks Streamlit for the session's language (45 us), and a table of 20,000 raters or 2,500
+    goals has a handful of distinct codes."""
+    done: dict[object, object] = {}
+
+    def once(value: object) -> object:
+        try:
+            return done[value]
+        except KeyError:
+            done[value] = result = convert(value)
+            return result
+        except TypeError:  # an unhashable value
+            return convert(value)
+
+    return column.map(once)
 
 
 GROUP_LABEL_COLUMNS = ("department", "group_name")

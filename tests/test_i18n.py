@@ -47,3 +47,19 @@ def test_dates_follow_the_language():
 
     assert format_date(dt.date(2025, 12, 31), "zh") == "2025年12月31日"
     assert format_date(dt.date(2025, 12, 31), "en") == "2025-12-31"
+
+
+def test_each_label_converts_each_distinct_value_once_and_keeps_the_order():
+    import pandas as pd
+
+    from gradelens.i18n import each_label
+
+    calls = []
+
+    def label(code):
+        calls.append(code)
+        return f"<{code}>"
+
+    column = pd.Series(["on_track", "off_track", "on_track", "at_risk", "on_track", "off_track"])
+    assert each_label(column, label).tolist() == ["<on_track>", "<off_track>", "<on_track>", "<at_risk>", "<on_track>", "<off_track>"]
+    assert calls == ["on_track", "off_track", "at_risk"]
