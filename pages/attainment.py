@@ -88,8 +88,11 @@ else:
     if left_out:
         st.caption(t(f"attainment.cascade_without_{left_out[-1]}", goals=goals))
     for number, (label, branch) in enumerate(attainment.cascade_branches(listed)):
-        with st.expander(label):
-            attainment.show_table(branch, goal_columns, f"goal_cascade_{selection.cycle}_{number + 1}")
+        # Only an opened branch draws its table (on_change="rerun"): together they hold up to 2,500 goals.
+        box = st.expander(label, key=f"attainment_branch_{number + 1}", on_change="rerun")
+        if box.open:
+            with box:
+                attainment.show_table(branch, goal_columns, f"goal_cascade_{selection.cycle}_{number + 1}")
     root = attainment.branch_choice(cascade)
     if root is not None:
         branch = ui.query("goal_cascade", as_of=as_of, root=root, max_goals=attainment.MAX_TABLE_GOALS, **scope)

@@ -162,6 +162,19 @@ def test_the_cascade_shows_goals_hiding_a_shortfall_and_the_unlinked_goals(on_me
     assert alignment.values.tolist() == [["R&D", 5, 0, 0.0, 2], ["Sales", 5, 4, 80.0, 0]]
 
 
+def test_a_cascade_branch_draws_its_goals_only_when_opened(on_messy):
+    goal_columns = ["goal", "owner_type", "department", "region", "attainment", "children_attainment", "children", "weight",
+                    "strategy_theme", "goal_id"]
+    at = ok(page())
+    (masking,) = tables(at, goal_columns)  # closed branches draw nothing: 2,500 goals at 200k, on every visit
+    assert masking["goal_id"].tolist() == ["G-T2"]
+    at.session_state["attainment_branch_1"] = True  # the first branch: the company's revenue goal
+    ok(at.run())
+    (masking, shown) = tables(at, goal_columns)
+    assert shown["goal"].iloc[0] == "revenue goal" and len(shown) > 1
+    assert shown["goal"].iloc[1].startswith("\u2003↳ ")  # the goals below it, indented
+
+
 def test_the_page_speaks_chinese(on_tiny):
     at = ok(page(lang="zh"))
     assert at.title[0].value == "目标达成"
