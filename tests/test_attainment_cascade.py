@@ -326,6 +326,9 @@ def test_the_page_lists_kept_goals_and_opens_a_branch_on_request(monkeypatch, me
     def listed(at):
         return [f.value["goal_id"].tolist() for f in at.dataframe if "goal_id" in f.value.columns]
 
+    assert ["G-CO", "G-D1"] not in listed(at)  # a branch's table is drawn when opened
+    at.session_state["attainment_branch_1"] = True  # the company's revenue goal
+    at.run()
     assert ["G-CO", "G-D1"] in listed(at) and ["G-D1", "G-T2"] not in listed(at)
     picker = at.selectbox(key="attainment_open_branch")
     assert picker.options == ["revenue goal (5)"]  # G-D1 stands for 5 goals left out

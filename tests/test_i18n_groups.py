@@ -112,6 +112,9 @@ def test_the_ungrouped_group_id_is_shown_in_words_in_the_grades_tables(monkeypat
     at.run()
     at.segmented_control(key="grades_group_by").set_value("manager").run()
     shares = at.dataframe[0].value
-    sheet = at.dataframe[1].value  # the styled worksheet arrives as its data
+    from gradelens.i18n import t
+
+    at.session_state["grades_tab"] = t("grades.tab_worksheet", "zh")  # only the open tab runs (st.tabs on_change="rerun")
+    sheet = at.run().dataframe[0].value  # the styled worksheet arrives as its data
     assert "（无）" in set(shares["group_id"]) and "(none)" not in set(shares["group_id"])
     assert "（无）" in set(sheet["group_id"])
