@@ -139,3 +139,18 @@ def test_a_database_that_stays_invalid_is_a_message_not_a_traceback(tmp_path, mo
     monkeypatch.setattr(Dataset, "_connect", lambda self, derived_folder: InvalidatedConnection())
     with pytest.raises(DatasetError, match="invalidated"):
         run_query(dataset, "grade_mix")
+
+
+def test_sql_parameter_names_of_unterminated_comments_and_strings_and_adjacent_quotes():
+    assert sql_parameter_names("SELECT $a /* $b") == {"a"}
+    assert sql_parameter_names("SELECT $a, 'x $b") == {"a"}
+    assert sql_parameter_names("SELECT '', $a, '''$b''', $c") == {"a", "c"}
+    assert sql_parameter_names("SELECT $a--$b\n, $c") == {"a", "c"}
+
+
+def test_an_edited_query_file_is_read_again(tmp_path):
+    path = tmp_path / "q.sql"
+    path.write_text("-- A question.\n-- @param cycle cycle=latest  The cycle.\n-- @returns x\nSELECT $cycle AS x")
+    assert [p.name for p in load_sql_query(path).params] == ["cycle"]
+    path.write_text("-- A question, changed.\n-- @param region text=null  A region.\n-- @returns x\nSELECT $region AS x, 1 AS y")
+    assert [p.name for p in load_sql_query(path).params] == ["region"]
