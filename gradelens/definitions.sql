@@ -620,6 +620,39 @@ FROM employee_units AS e
 LEFT JOIN owner_end_attainment AS o ON o.cycle_id = e.cycle_id AND o.owner_type = 'employee' AND o.owner_id = e.employee_id
 GROUP BY e.cycle_id, e.department_id, e.department, e.region;
 
+-- The same by org unit as well (team_attainment's rows): one row per unit and region its
+-- members sit in, tens of thousands per cycle at 200,000 employees instead of every employee.
+CREATE VIEW team_end_sums AS
+SELECT
+    e.cycle_id,
+    e.unit_id,
+    e.unit_name,
+    e.department_id,
+    e.department,
+    e.region,
+    count(*) AS employees,
+    count(o.attainment) AS employees_with_attainment,
+    sum(o.attainment) AS attainment_sum
+FROM employee_units AS e
+LEFT JOIN owner_end_attainment AS o ON o.cycle_id = e.cycle_id AND o.owner_type = 'employee' AND o.owner_id = e.employee_id
+GROUP BY e.cycle_id, e.unit_id, e.unit_name, e.department_id, e.department, e.region;
+
+-- Employees with an owner attainment at each month end before their cycle's end
+-- (owner_month_attainment), counted and summed by department and region: attainment_trend's
+-- earlier points. Employees without one have no row; people_end_sums counts everyone.
+CREATE VIEW people_month_sums AS
+SELECT
+    e.cycle_id,
+    m.until_date,
+    e.department_id,
+    e.region,
+    count(m.attainment) AS employees_with_attainment,
+    sum(m.attainment) AS attainment_sum
+FROM owner_month_attainment AS m
+JOIN employee_units AS e ON e.cycle_id = m.cycle_id AND e.employee_id = m.owner_id
+WHERE m.owner_type = 'employee'
+GROUP BY e.cycle_id, m.until_date, e.department_id, e.region;
+
 -- One cycle's goals as of `until_date` (NULL: the cycle's end) by the strategy theme of their
 -- top ancestor (cycle_goal_tree), owner type, department and region (where the owner sits:
 -- cycle_goal_owners; company goals in none): goals, those with an attainment, its sum, those on

@@ -27,6 +27,11 @@ so it is written once, when the data changes (`gradelens demo`, `gradelens impor
         employees, and goals by strategy theme and owner type, at the cycle's end, counted and
         summed per department and region: what the cycle-level attainment questions add up (definitions.sql,
         "Cycle-level sums"); a few hundred rows per cycle
+    _derived/<fingerprint>/team_end_sums/cycle_id=<id>/part-0.parquet
+        the same per org unit as well (team_attainment's rows)
+    _derived/<fingerprint>/people_month_sums/cycle_id=<id>/part-0.parquet
+        employees with an attainment and its sum at each month end, per department and region
+        (attainment_trend's points before the last)
     _derived/<fingerprint>/goal_problems/cycle_id=<id>/part-0.parquet
         the goals that break the attainment rules (definitions.sql, cycle_goal_problems)
 
@@ -67,7 +72,7 @@ from gradelens.i18n import t
 DERIVED = "_derived"
 SOURCES = ("cycles", "goals", "kpi_actuals", "employees", "org_units", "grades")
 """The tables the derived ones are computed from; a change to any other leaves them valid."""
-FORMAT_VERSION = "6"
+FORMAT_VERSION = "7"
 """Part of the fingerprint: bump it when what is derived changes, so old copies are ignored."""
 LENIENCY = "leniency"
 LENIENCY_SOURCES = ("ratings", "employees", "org_units")
@@ -312,6 +317,13 @@ GOAL_CASCADE_COLUMNS = (
     ("detail", "VARCHAR"))
 
 
+def _write_people_month_sums(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+    """people_month_sums, one cycle at a time: all at once joins every cycle's month rows (88M at 1M employees)."""
+    for cycle in _goal_cycles(con):
+        _copy_by_cycle(con, "SELECT * FROM people_month_sums WHERE cycle_id = $cycle ORDER BY until_date, department_id, region",
+                       out, {"cycle": cycle})
+
+
 def _write_theme_sums(con: duckdb.DuckDBPyConnection, out: Path) -> None:
     """theme_end_sums: cycle_theme_sums at each cycle's end, one cycle at a time (the goal tree is per cycle)."""
     for cycle in _goal_cycles(con):
@@ -359,6 +371,13 @@ STORED = (
     StoredTable("people_end_sums", (("department_id", "VARCHAR"), ("department", "VARCHAR"), ("region", "VARCHAR"),
                                     ("employees", "BIGINT"), ("employees_with_attainment", "BIGINT"), ("attainment_sum", "DOUBLE")),
                 order="department_id, department, region"),
+    StoredTable("team_end_sums", (("unit_id", "VARCHAR"), ("unit_name", "VARCHAR"), ("department_id", "VARCHAR"), ("department", "VARCHAR"),
+                                  ("region", "VARCHAR"), ("employees", "BIGINT"), ("employees_with_attainment", "BIGINT"),
+                                  ("attainment_sum", "DOUBLE")),
+                order="department_id, unit_id, region"),
+    StoredTable("people_month_sums", (("until_date", "DATE"), ("department_id", "VARCHAR"), ("region", "VARCHAR"),
+                                      ("employees_with_attainment", "BIGINT"), ("attainment_sum", "DOUBLE")),
+                write=_write_people_month_sums),
     StoredTable("theme_end_sums", THEME_COLUMNS, write=_write_theme_sums,
                 then="CREATE OR REPLACE MACRO cycle_theme_sums(for_cycle, until_date) AS TABLE "
                      f"SELECT {', '.join(name for name, _ in THEME_COLUMNS)} FROM theme_end_sums "

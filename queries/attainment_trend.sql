@@ -25,34 +25,54 @@ points AS (
     UNION
     SELECT until FROM bounds WHERE until >= start_date
 ),
-people AS (
-    SELECT employee_id
-    FROM employee_units
-    WHERE cycle_id = $cycle
-      AND ($department IS NULL OR department_id = $department)
-      AND ($region IS NULL OR region = $region)
+-- Employees with an attainment and its sum at each point, in the filters. The month ends before
+-- the last point are the same whatever the as-of date: read from people_month_sums (stored per
+-- data version, gradelens/derived.py). The last point comes from people_end_sums when as_of is
+-- NULL (the page's default), else from the actuals up to it; DuckDB drops the branch whose
+-- condition is false for the bound as_of.
+last_owners AS (
+    SELECT * FROM owner_attainment($cycle, $as_of)
 ),
--- The month ends before the last point are the same whatever the as-of date: precomputed per data
--- version (owner_month_attainment, gradelens/derived.py). Only the last point is computed, from
--- the cycle-end figures when as_of is NULL (the page's default), else from the actuals up to it.
-owners AS (
-    SELECT m.until_date AS as_of, m.owner_type, m.owner_id, m.attainment
-    FROM owner_month_attainment AS m, bounds
+sums AS (
+    SELECT m.until_date AS as_of, sum(m.employees_with_attainment) AS employees_with_attainment, sum(m.attainment_sum) AS attainment_sum
+    FROM people_month_sums AS m, bounds
     WHERE m.cycle_id = $cycle AND m.until_date < bounds.until
+      AND ($department IS NULL OR m.department_id = $department)
+      AND ($region IS NULL OR m.region = $region)
+    GROUP BY m.until_date
     UNION ALL
-    SELECT bounds.until, l.owner_type, l.owner_id, l.attainment
-    FROM owner_attainment($cycle, $as_of) AS l, bounds
+    SELECT any_value(bounds.until), sum(s.employees_with_attainment), sum(s.attainment_sum)
+    FROM people_end_sums AS s, bounds
+    WHERE $as_of IS NULL AND s.cycle_id = $cycle
+      AND ($department IS NULL OR s.department_id = $department)
+      AND ($region IS NULL OR s.region = $region)
+    UNION ALL
+    SELECT any_value(bounds.until), count(o.attainment), sum(o.attainment)
+    FROM employee_units AS e
+    JOIN last_owners AS o ON o.owner_type = 'employee' AND o.owner_id = e.employee_id, bounds
+    WHERE $as_of IS NOT NULL AND e.cycle_id = $cycle
+      AND ($department IS NULL OR e.department_id = $department)
+      AND ($region IS NULL OR e.region = $region)
+),
+-- The company's own goals, whatever the filters.
+company AS (
+    SELECT m.until_date AS as_of, avg(m.attainment) AS attainment
+    FROM owner_month_attainment AS m, bounds
+    WHERE m.cycle_id = $cycle AND m.owner_type = 'company' AND m.until_date < bounds.until
+    GROUP BY m.until_date
+    UNION ALL
+    SELECT any_value(bounds.until), avg(l.attainment)
+    FROM last_owners AS l, bounds
+    WHERE l.owner_type = 'company'
 )
 SELECT
     points.as_of,
-    (SELECT count(*) FROM people) AS employees,
-    count(o.attainment) AS employees_with_attainment,
-    avg(o.attainment) AS attainment,
-    (SELECT avg(c.attainment) FROM owners AS c WHERE c.as_of = points.as_of AND c.owner_type = 'company') AS company_goal_attainment
+    (SELECT coalesce(CAST(sum(employees) AS BIGINT), 0) FROM people_end_sums
+     WHERE cycle_id = $cycle AND ($department IS NULL OR department_id = $department) AND ($region IS NULL OR region = $region)) AS employees,
+    coalesce(CAST(sums.employees_with_attainment AS BIGINT), 0) AS employees_with_attainment,
+    sums.attainment_sum / nullif(sums.employees_with_attainment, 0) AS attainment,
+    company.attainment AS company_goal_attainment
 FROM points
-LEFT JOIN (
-    SELECT owners.as_of, owners.attainment
-    FROM owners JOIN people ON owners.owner_type = 'employee' AND owners.owner_id = people.employee_id
-) AS o ON o.as_of = points.as_of
-GROUP BY points.as_of
+LEFT JOIN sums ON sums.as_of = points.as_of
+LEFT JOIN company ON company.as_of = points.as_of
 ORDER BY points.as_of;

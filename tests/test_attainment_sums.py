@@ -21,7 +21,8 @@ from gradelens.queries import all_queries, get_query, bind_params, run_query
 from tests.attainment_fixture import write_attainment_dataset
 
 QUERIES = ["strategy_theme_attainment", "attainment_trend_by_cycle", "attainment_data_quality", "attainment_snapshot",
-           "attainment_headline", "attainment_by_department", "attainment_by_region", "attainment_department_region"]
+           "attainment_headline", "attainment_by_department", "attainment_by_region", "attainment_department_region",
+           "attainment_trend", "team_attainment"]
 PARAMS = [{}, {"department": "D1"}, {"department": "D2"}, {"region": "East"}, {"region": "North"}, {"as_of": "2025-11-30"},
           {"as_of": "2025-11-30", "department": "D1"}, {"as_of": "2025-11-30", "region": "East"}, {"cycle": "2025H1"}]
 
@@ -94,8 +95,11 @@ def test_the_stored_tables_hold_the_rows_their_views_and_macros_compute(messy):
     computed = open_dataset(messy["computed"]).cursor()
     cycles = [row[0] for row in computed.execute("SELECT cycle_id FROM cycles ORDER BY 1").fetchall()]
     assert cycles == ["2025H1", "2025H2"]
-    sql = "SELECT * FROM people_end_sums ORDER BY ALL"
-    pd.testing.assert_frame_equal(stored.execute(sql).df(), computed.execute(sql).df(), check_exact=False, rtol=1e-12)
+    for view in ("people_end_sums", "team_end_sums", "people_month_sums"):
+        sql = f"SELECT * FROM {view} ORDER BY ALL"
+        expected = computed.execute(sql).df()
+        assert len(expected) > 0, view
+        pd.testing.assert_frame_equal(stored.execute(sql).df(), expected, check_exact=False, rtol=1e-12, obj=view)
     for table, macro in (("theme_end_sums", "cycle_theme_sums_computed($c, NULL)"), ("goal_problems", "cycle_goal_problems_computed($c)")):
         for cycle in cycles:
             rows = stored.execute(f"SELECT * EXCLUDE (cycle_id) FROM {table} WHERE cycle_id = $c ORDER BY ALL", {"c": cycle}).df()
@@ -144,6 +148,8 @@ def files_read(folder: Path, name: str, params: dict, tmp_path: Path) -> set[str
     ("attainment_snapshot", {"people_end_sums", "theme_end_sums", "owner_end_attainment"}),
     ("attainment_trend_by_cycle", {"cycles", "people_end_sums", "owner_end_attainment"}),
     ("attainment_data_quality", {"goal_problems", "employees"}),  # employees: the department filter
+    ("team_attainment", {"team_end_sums", "owner_end_attainment", "org_units"}),
+    ("attainment_trend", {"cycles", "people_month_sums", "people_end_sums", "owner_month_attainment", "owner_end_attainment"}),
 ])
 def test_at_the_cycle_end_only_the_stored_rows_are_read(messy, tmp_path, name, reads):
     """DuckDB drops the computing branches for a NULL as_of: no goal or actual file is read."""
