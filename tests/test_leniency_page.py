@@ -230,7 +230,8 @@ def test_the_funnel_highlights_flagged_raters(lang):
     markers = [trace for trace in fig.data if trace.mode == "markers"]
     assert [list(trace.x) for trace in markers] == [[5], [8], [3, 12, 20, 6]]  # lenient, severe, the rest
     assert markers[0].marker.color == leniency.LENIENT_COLOR and markers[1].marker.color == leniency.SEVERE_COLOR
-    assert markers[0].customdata[0][0] == "Bo" and markers[1].customdata[0][1] == "–"  # name and department in the hover
+    assert markers[0].text[0] == "Bo" and markers[1].hovertext[0] == "–"  # name and department in the hover
+    assert list(markers[0].customdata[0]) == pytest.approx([1 / np.sqrt(5 / 0.1 + 1 / 0.02), 0.001])  # se and q
     assert len([trace for trace in fig.data if trace.mode == "lines"]) == 4  # 95% and 99.8% limits, both sides
 
 
@@ -252,3 +253,30 @@ def test_the_drill_down_and_summary_charts_build():
     gap = pd.DataFrame({"department": ["Sales", "R&D"], "employees": [4, 2], "mean_self": [3.75, 3.5],
                         "mean_manager": [3.0, 3.0], "mean_gap": [0.75, 0.5]})
     assert list(leniency.gap_chart(gap).data[0].y) == ["R&D", "Sales"]  # largest gap on top
+
+
+def test_box_statistics_are_tukey_s():
+    """1..8 and 30: quartiles 3 and 7 (linear interpolation), so the whiskers reach within
+    3 - 6 = -3 and 7 + 6 = 13: 1 and 8; 30 is beyond them."""
+    box = leniency.box_statistics(np.array([1, 2, 3, 4, 5, 6, 7, 8, 30], dtype=float))
+    assert box == pytest.approx({"q1": 3, "median": 5, "q3": 7, "lowerfence": 1, "upperfence": 8, "mean": 66 / 9})
+    assert leniency.box_statistics(np.array([0.4])) == pytest.approx(
+        {"q1": 0.4, "median": 0.4, "q3": 0.4, "lowerfence": 0.4, "upperfence": 0.4, "mean": 0.4})
+
+
+def test_the_department_chart_draws_boxes_and_only_the_raters_beyond_them_or_flagged():
+    """Sales: nine unflagged raters with effects 0.01..0.08 and 0.9 (beyond the whiskers) and a
+    flagged severe one at -0.5 (also beyond); R&D: two raters."""
+    effects = [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.9, -0.5, 0.1, -0.02]
+    board = pd.DataFrame({
+        "rater_name": [f"R{i}" for i in range(12)], "department": ["Sales"] * 10 + ["R&D"] * 2, "ratees": [6] * 12,
+        "effect": effects, "flagged": [False] * 9 + [True, False, False],
+    })
+    fig = leniency.department_chart(board, min_ratees=5)
+    boxes = [trace for trace in fig.data if trace.type == "box"]
+    assert [box.name for box in boxes] == ["Sales", "R&D"]
+    sales = np.array(effects[:10])
+    assert boxes[0].q1[0] == pytest.approx(np.quantile(sales, 0.25)) and boxes[0].median[0] == pytest.approx(0.045)
+    assert (boxes[0].lowerfence[0], boxes[0].upperfence[0]) == pytest.approx((0.01, 0.08))
+    points = {trace.name: list(trace.text) for trace in fig.data if trace.type == "scatter"}
+    assert points == {"Beyond the whiskers": ["R8"], "Flagged lenient": [], "Flagged severe": ["R9"]}
