@@ -13,6 +13,7 @@ thread-safe and Streamlit runs each session in its own thread.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,18 @@ from gradelens.errors import DatasetError
 from gradelens.policy import Policy, load_policy
 
 DEFINITIONS_SQL = Path(__file__).with_name("definitions.sql")
+THREADS_ENV = "GRADELENS_THREADS"
+
+
+def duckdb_threads() -> int:
+    """DuckDB's worker threads: GRADELENS_THREADS when set, else the cores this process may run
+    on (a container's CPU quota is not among them: set GRADELENS_THREADS to it)."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise DatasetError("errors.bad_threads", variable=THREADS_ENV, value=value)
+    return int(value)
 
 
 def table_files(dataset_dir: Path, table: str) -> list[Path]:
@@ -118,7 +131,7 @@ class Dataset:
                 return True
 
     def _connect(self, derived_folder: Path | None) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect(config={"threads": 2})
+        con = duckdb.connect(config={"threads": duckdb_threads()})
         for name, table in TABLES.items():
             self._create_table_view(con, table, self.files[name])
         _create_policy_tables(con, self.policy)

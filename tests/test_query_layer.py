@@ -154,3 +154,22 @@ def test_an_edited_query_file_is_read_again(tmp_path):
     assert [p.name for p in load_sql_query(path).params] == ["cycle"]
     path.write_text("-- A question, changed.\n-- @param region text=null  A region.\n-- @returns x\nSELECT $region AS x, 1 AS y")
     assert [p.name for p in load_sql_query(path).params] == ["region"]
+
+
+def test_duckdb_uses_gradelens_threads_when_set_else_the_usable_cores(tiny_dir, monkeypatch):
+    import os
+
+    from gradelens.dataset import THREADS_ENV, duckdb_threads
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert duckdb_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv(THREADS_ENV, "1")
+    with open_dataset(tiny_dir).cursor() as con:
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-3", "1.5"])
+def test_a_bad_gradelens_threads_says_what_to_set(tiny_dir, monkeypatch, value):
+    monkeypatch.setenv("GRADELENS_THREADS", value)
+    with pytest.raises(DatasetError, match=f"GRADELENS_THREADS is '{value}', not a number of threads"):
+        open_dataset(tiny_dir).cursor()
