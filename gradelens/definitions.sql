@@ -647,7 +647,9 @@ SELECT
     e.department_id,
     e.region,
     count(m.attainment) AS employees_with_attainment,
-    sum(m.attainment) AS attainment_sum
+    -- In a fixed order: the build's files are the same bytes for the same data (parallel
+    -- partial sums would round differently from run to run).
+    sum(m.attainment ORDER BY m.owner_id) AS attainment_sum
 FROM owner_month_attainment AS m
 JOIN employee_units AS e ON e.cycle_id = m.cycle_id AND e.employee_id = m.owner_id
 WHERE m.owner_type = 'employee'

@@ -85,7 +85,7 @@ def all_files(folder: Path) -> dict[str, bytes]:
 def test_the_folder_holds_one_parquet_file_per_table_a_partition_per_cycle_and_the_manifest(demo_dir, manifest):
     derived = ("_derived/*/goal_end_actuals", "_derived/*/owner_end_attainment", "_derived/*/owner_month_attainment", "_derived/*/graded_people",
                "_derived/*/goal_tree", "_derived/*/goal_alignment_counts", "_derived/*/unlinked_goal_rows", "_derived/*/people_end_sums",
-               "_derived/*/theme_end_sums", "_derived/*/goal_problems",
+               "_derived/*/team_end_sums", "_derived/*/people_month_sums", "_derived/*/theme_end_sums", "_derived/*/goal_problems",
                "_derived/*/leniency/*/leniency_raters", "_derived/*/leniency/*/leniency_pairs", "_derived/*/leniency/*/leniency_fits",
                "_derived/*/leniency/*/leniency_outside_raters")
     expected = {f"{table}.parquet" for table in FLAT_TABLES} | {MANIFEST_FILE, "_derived/*/complete", "_derived/*/leniency/*/complete"} | {
