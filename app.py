@@ -8,8 +8,17 @@ from pathlib import Path
 
 import streamlit as st
 
+from gradelens import charts
 from gradelens.i18n import normalise, t
 from gradelens.navigation import ENTRY_MARK, PAGES
+
+
+@st.cache_resource(show_spinner=False)
+def _charts_warmed_up() -> bool:
+    # Once per server process: the first visit of each page then does not load plotly's parts.
+    charts.warm_up()
+    return True
+
 
 st.set_page_config(page_title="gradelens", page_icon="📊", layout="wide")
 st.session_state[ENTRY_MARK] = True  # this session's pages run under this navigation
@@ -20,4 +29,5 @@ pages = [
     st.Page(spec.path, title=t(f"{Path(spec.path).stem}.title", language), icon=spec.icon, default=index == 0)
     for index, spec in enumerate(PAGES)
 ]
+_charts_warmed_up()
 st.navigation(pages).run()

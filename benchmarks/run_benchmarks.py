@@ -22,11 +22,11 @@ For each size:
    before; latest actual per goal, owner roll-up); timed the same way (each run re-reads the
    Parquet files, as an analyst's notebook would), with its peak RSS. At the smallest size the
    parent checks that both give the same numbers (1e-9);
-4. pages, in a child process with GRADELENS_DATA set: the imports every page needs are timed
-   first (process start, once per server); then for each page of gradelens.navigation.PAGES, with
-   Streamlit's data cache and the leniency fits cleared, a first AppTest render (nothing of the
-   page cached, as for a user opening it first on a running server) and a second one (a new
-   AppTest, served from the caches).
+4. pages, in a child process with GRADELENS_DATA set: the imports every page needs and app.py's
+   chart warm-up are timed first (process start, once per server); then for each page of
+   gradelens.navigation.PAGES, with Streamlit's data cache and the leniency fits cleared, a first
+   AppTest render (nothing of the page cached, as for a user opening it first on a running
+   server) and a second one (a new AppTest, served from the caches).
 
 Results: a table on stdout, benchmarks/out/results.json and benchmarks/out/results.md. The load
 average is printed: on a shared machine wall times grow with it, CPU times much less.
@@ -154,7 +154,8 @@ def child_pandas(folder: str, runs: int) -> dict:
 def child_pages(folder: str) -> dict:
     os.environ["GRADELENS_DATA"] = folder
     # Process start, paid once per server: the imports every page needs (Streamlit, pandas,
-    # plotly, scipy, gradelens's modules). Timed apart so that the first page does not carry it.
+    # plotly, scipy, gradelens's modules) and app.py's chart warm-up. Timed apart so that the
+    # first page does not carry it.
     _, imports, imports_cpu = timed(_import_page_modules)
     import streamlit as st
     from streamlit.testing.v1 import AppTest
@@ -186,6 +187,9 @@ def _import_page_modules() -> None:
                    "scipy.sparse", "scipy.stats", "gradelens.ui", "gradelens.charts", "gradelens.attainment",
                    "gradelens.leniency", "gradelens.appeals", "gradelens.analyses.grades", "gradelens.importing.web"):
         importlib.import_module(module)
+    # What app.py does once per server process before the first page (the pages alone, as
+    # AppTest runs them, do not go through app.py).
+    importlib.import_module("gradelens.charts").warm_up()
 
 
 CHILDREN = {"generate": child_generate, "queries": child_queries, "pandas": child_pandas, "pages": child_pages}
@@ -352,7 +356,7 @@ def render(report: dict) -> str:
             lines += ["", "Checked equal to the named queries (1e-9) at the smallest size: " + "; ".join(checks) + "."]
     if any("pages" in report["sizes"][s] for s in sizes):
         lines += ["", "Pages (AppTest), seconds: first render (nothing of the page cached) / second render (CPU of first).",
-                  "Process start (imports, once per server) apart: "
+                  "Process start (imports and chart warm-up, once per server) apart: "
                   + ", ".join(f"{int(s):,}: {report['sizes'][s]['pages']['imports']:.1f} s"
                               for s in sizes if "imports" in report["sizes"][s].get("pages", {})) + ".", ""]
         lines.append("| page | " + " | ".join(f"{int(s):,}" for s in sizes) + " |")

@@ -1,6 +1,7 @@
 """Every page renders without exception (AppTest) on the tiny company, on partial datasets,
 and keeps its filters in the URL."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,28 @@ def test_a_url_with_values_that_do_not_exist_falls_back_to_defaults(on_tiny):
 def _param(at: AppTest, key: str) -> str:
     value = at.query_params[key]
     return value[0] if isinstance(value, list) else value
+
+
+def test_after_the_chart_warm_up_no_page_loads_another_plotly_module(tiny_dir):
+    """app.py's charts.warm_up loads, once per server, what the pages' charts would load on their
+    first visit; a fresh process proves it, since this one has drawn charts already."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import sys
+        from streamlit.testing.v1 import AppTest
+        from gradelens import charts
+        from gradelens.navigation import PAGES
+        charts.warm_up()
+        before = set(sys.modules)
+        for page in PAGES:
+            at = AppTest.from_file(page.path, default_timeout=120).run()
+            assert not at.exception, (page.path, at.exception)
+        print(sorted(m for m in set(sys.modules) - before if m.startswith(("plotly", "_plotly_utils", "narwhals"))))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=ROOT,
+                          env={**os.environ, "GRADELENS_DATA": str(tiny_dir)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
