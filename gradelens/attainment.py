@@ -367,6 +367,10 @@ def cascade_nodes(cascade: pd.DataFrame, max_nodes: int = MAX_CHART_NODES) -> pd
     attainment is the weighted attainment of the goals it stands for, and its area counts every
     goal beneath them. The tables and the download keep every goal.
     """
+    return _cascade_nodes(cascade, max_nodes, presum=True)
+
+
+def _cascade_nodes(cascade: pd.DataFrame, max_nodes: int, presum: bool) -> pd.DataFrame:
     columns = ["id", "parent", "label", "owner", "attainment", "children_attainment", "goals", "size", "masks_shortfall"]
     if cascade is None or cascade.empty:
         return pd.DataFrame(columns=columns)
@@ -375,6 +379,18 @@ def cascade_nodes(cascade: pd.DataFrame, max_nodes: int = MAX_CHART_NODES) -> pd
     linked = goals["parent_goal_id"].isin(set(goals["goal_id"]))
     goals["parent"] = goals["parent_goal_id"].where(linked, ROOT_NODE)
     goals.loc[~linked & (goals["owner_type"] != "company"), "parent"] = UNLINKED_NODE
+    # Individual goals under "not linked" with no goal beneath them (goal_cascade keeps every
+    # root: 24,239 of the page's 24,273 goals at 200,000 employees) always become one node when
+    # they alone are more than max_nodes: they are summed here at once, and all but one leave the
+    # tree work below, which would give them the same node (a test compares both ways).
+    loose = goals["parent"].eq(UNLINKED_NODE) & goals["owner_type"].eq("employee") & ~goals["goal_id"].isin(set(goals["parent"]))
+    summed = goals.iloc[0:0]
+    if presum and int(loose.sum()) > max_nodes:
+        aside = np.flatnonzero(loose.to_numpy())[1:]  # the first stays: it makes the group node
+        summed = goals.iloc[aside].assign(subtree=1 + _column(goals.iloc[aside], "left_out_goals", 0).fillna(0).astype(int))
+        kept = np.ones(len(goals), dtype=bool)
+        kept[aside] = False
+        goals = goals[kept]
     tree = _GoalTree.of(goals["goal_id"], goals["parent"])
     # Goals the query left out (goal_cascade's max_goals) count in their kept ancestor's area.
     left_out_goals = _column(goals, "left_out_goals", 0).fillna(0).astype(int).to_numpy()
@@ -383,7 +399,7 @@ def cascade_nodes(cascade: pd.DataFrame, max_nodes: int = MAX_CHART_NODES) -> pd
     collapsed: set[str] = set()
     hidden = np.zeros(len(goals), dtype=bool)
     for owner_type in COLLAPSIBLE:
-        if _node_count(goals, hidden) <= max_nodes:
+        if _node_count(goals, hidden) <= max_nodes and (summed.empty or owner_type != "employee"):
             break
         collapsed.add(owner_type)
         hidden = tree.hidden(np.isin(owner_types, list(collapsed)))
@@ -392,6 +408,7 @@ def cascade_nodes(cascade: pd.DataFrame, max_nodes: int = MAX_CHART_NODES) -> pd
                   attainment=row.attainment, children_attainment=row.children_attainment, goals=1,
                   masks_shortfall=bool(row.masks_shortfall)) for row in visible.itertuples(index=False)]
     members = goals[hidden & goals["parent"].isin(set(visible["goal_id"]) | {ROOT_NODE, UNLINKED_NODE})]
+    members = pd.concat([members, summed]) if not summed.empty else members
     if not members.empty:
         usable = members["attainment"].notna() & (members["weight"] > 0)
         parts = pd.DataFrame({

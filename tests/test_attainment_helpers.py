@@ -347,3 +347,37 @@ def test_every_goal_is_counted_once_in_the_chart_whatever_is_grouped(case):
     assert parents.isin(nodes.index).all()
     for node_id, size in nodes["size"].items():  # a box is at least as big as the boxes in it
         assert size >= nodes.loc[nodes["parent"] == node_id, "size"].sum()
+
+
+def test_many_unlinked_individual_goals_become_one_node_with_the_others_under_not_linked():
+    """Seven unlinked individual goals without children (more than max_nodes=5) and an unlinked
+    individual goal E with a child E2: one node of 8 goals standing for 9, weighted as
+    owner_attainment does (goals without an attainment or weight left out)."""
+    loose = [goal(f"L{i}", None, "employee", 0.5 + 0.1 * i, weight=1.0 + i) for i in range(7)]
+    cascade = pd.DataFrame([goal("CO", None, "company", 0.9), goal("D1", "CO", "department", 1.0), *loose,
+                            goal("E", None, "employee", NAN), goal("E2", "E", "employee", 1.0)])
+    nodes = cascade_nodes(cascade, max_nodes=5).set_index("id")
+    unlinked = attainment.UNLINKED_NODE
+    assert set(nodes.index) == {"CO", "D1", f"{unlinked}::employee", unlinked, attainment.ROOT_NODE}
+    group = nodes.loc[f"{unlinked}::employee"]
+    assert (group["label"], group["goals"], group["size"]) == ("8 individual goals", 9, 9)
+    weights = [1.0 + i for i in range(7)]
+    assert group["attainment"] == pytest.approx(sum(w * (0.5 + 0.1 * i) for i, w in enumerate(weights)) / sum(weights))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["employee", "team", "department"]), st.integers(-1, 30),
+                          st.one_of(st.none(), st.floats(0, 2)), st.floats(0, 1)), min_size=1, max_size=40),
+       st.integers(1, 12))
+def test_summing_the_unlinked_individual_goals_aside_draws_the_same_nodes(rows, max_nodes):
+    """cascade_nodes sets the loose unlinked individual goals aside before its tree work; the
+    nodes are those it draws without doing so. Parents point at an earlier goal, at none (-1)
+    or at a missing one (beyond the list)."""
+    goals = [goal("CO", None, "company", 0.9)] + [
+        goal(f"G{i}", (None if up < 0 else "CO" if up == 0 else f"G{up - 1}" if up <= i else "GONE"), owner_type,
+             NAN if value is None else value, weight=weight)
+        for i, (owner_type, up, value, weight) in enumerate(rows)]
+    cascade = pd.DataFrame(goals)
+    fast = attainment._cascade_nodes(cascade, max_nodes, presum=True)
+    slow = attainment._cascade_nodes(cascade, max_nodes, presum=False)
+    pd.testing.assert_frame_equal(fast.reset_index(drop=True), slow.reset_index(drop=True), check_exact=False, rtol=1e-12)
