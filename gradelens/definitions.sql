@@ -605,23 +605,10 @@ SELECT * FROM cycle_unlinked_goals_computed(for_cycle);
 -- goal_problems); the view and macros here compute the same rows otherwise.
 -- A mean is then sum(attainment_sum) / sum(..._with_attainment) over the rows a filter keeps.
 
--- Employees of every cycle at its end by department and region: how many, how many have an
--- owner attainment (owner_end_attainment), and the sum of it.
-CREATE VIEW people_end_sums AS
-SELECT
-    e.cycle_id,
-    e.department_id,
-    e.department,
-    e.region,
-    count(*) AS employees,
-    count(o.attainment) AS employees_with_attainment,
-    sum(o.attainment) AS attainment_sum
-FROM employee_units AS e
-LEFT JOIN owner_end_attainment AS o ON o.cycle_id = e.cycle_id AND o.owner_type = 'employee' AND o.owner_id = e.employee_id
-GROUP BY e.cycle_id, e.department_id, e.department, e.region;
-
--- The same by org unit as well (team_attainment's rows): one row per unit and region its
--- members sit in, tens of thousands per cycle at 200,000 employees instead of every employee.
+-- Employees of every cycle at its end by org unit, department and region (team_attainment's
+-- rows): how many, how many have an owner attainment (owner_end_attainment), and the sum of it.
+-- One row per unit and region its members sit in: tens of thousands per cycle at 200,000
+-- employees instead of every employee.
 CREATE VIEW team_end_sums AS
 SELECT
     e.cycle_id,
@@ -632,10 +619,25 @@ SELECT
     e.region,
     count(*) AS employees,
     count(o.attainment) AS employees_with_attainment,
-    sum(o.attainment) AS attainment_sum
+    sum(o.attainment ORDER BY e.employee_id) AS attainment_sum  -- a fixed order: the same bytes each build
 FROM employee_units AS e
 LEFT JOIN owner_end_attainment AS o ON o.cycle_id = e.cycle_id AND o.owner_type = 'employee' AND o.owner_id = e.employee_id
 GROUP BY e.cycle_id, e.unit_id, e.unit_name, e.department_id, e.department, e.region;
+
+-- The same by department and region only: what the other attainment questions add up (a few
+-- hundred rows per cycle), summed from the units' rows in a fixed order so that a build writes
+-- the same bytes for the same data.
+CREATE VIEW people_end_sums AS
+SELECT
+    cycle_id,
+    department_id,
+    department,
+    region,
+    CAST(sum(employees) AS BIGINT) AS employees,
+    CAST(sum(employees_with_attainment) AS BIGINT) AS employees_with_attainment,
+    sum(attainment_sum ORDER BY unit_id) AS attainment_sum
+FROM team_end_sums
+GROUP BY cycle_id, department_id, department, region;
 
 -- Employees with an owner attainment at each month end before their cycle's end
 -- (owner_month_attainment), counted and summed by department and region: attainment_trend's

@@ -368,13 +368,13 @@ STORED = (
                 then=_read_per_cycle("cycle_unlinked_goals", "unlinked_goal_rows")),
     # Cycle-level sums at each cycle's end (definitions.sql, "Cycle-level sums"): the attainment
     # questions add up a few hundred rows of these instead of a cycle's goals and employees.
-    StoredTable("people_end_sums", (("department_id", "VARCHAR"), ("department", "VARCHAR"), ("region", "VARCHAR"),
-                                    ("employees", "BIGINT"), ("employees_with_attainment", "BIGINT"), ("attainment_sum", "DOUBLE")),
-                order="department_id, department, region"),
     StoredTable("team_end_sums", (("unit_id", "VARCHAR"), ("unit_name", "VARCHAR"), ("department_id", "VARCHAR"), ("department", "VARCHAR"),
                                   ("region", "VARCHAR"), ("employees", "BIGINT"), ("employees_with_attainment", "BIGINT"),
                                   ("attainment_sum", "DOUBLE")),
                 order="department_id, unit_id, region"),
+    StoredTable("people_end_sums", (("department_id", "VARCHAR"), ("department", "VARCHAR"), ("region", "VARCHAR"),
+                                    ("employees", "BIGINT"), ("employees_with_attainment", "BIGINT"), ("attainment_sum", "DOUBLE")),
+                order="department_id, department, region"),
     StoredTable("people_month_sums", (("until_date", "DATE"), ("department_id", "VARCHAR"), ("region", "VARCHAR"),
                                       ("employees_with_attainment", "BIGINT"), ("attainment_sum", "DOUBLE")),
                 write=_write_people_month_sums),
