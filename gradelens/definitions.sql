@@ -639,6 +639,20 @@ SELECT
 FROM team_end_sums
 GROUP BY cycle_id, department_id, department, region;
 
+-- One cycle's employees by department and region as of `until_date`, as the attainment
+-- questions add them up: at the cycle's end (NULL) the rows of people_end_sums, else one row per
+-- employee with their owner attainment as of the date. DuckDB drops the branch whose condition
+-- is false for a bound until_date.
+CREATE MACRO cycle_people_sums(for_cycle, until_date) AS TABLE
+SELECT department_id, department, region, employees, employees_with_attainment, attainment_sum
+FROM people_end_sums
+WHERE cycle_id = for_cycle AND until_date IS NULL
+UNION ALL
+SELECT cps_e.department_id, cps_e.department, cps_e.region, 1, CAST(cps_o.attainment IS NOT NULL AS BIGINT), cps_o.attainment
+FROM employee_units AS cps_e
+LEFT JOIN owner_attainment(for_cycle, until_date) AS cps_o ON cps_o.owner_type = 'employee' AND cps_o.owner_id = cps_e.employee_id
+WHERE cps_e.cycle_id = for_cycle AND until_date IS NOT NULL;
+
 -- Employees with an owner attainment at each month end before their cycle's end
 -- (owner_month_attainment), counted and summed by department and region: attainment_trend's
 -- earlier points. Employees without one have no row; people_end_sums counts everyone.

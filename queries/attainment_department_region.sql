@@ -10,20 +10,10 @@
 -- @privacy aggregate count=employees
 -- @returns department_id, department, region, employees, employees_with_attainment, attainment
 -- At the cycle's end (as_of NULL) employees come counted and summed per department and region
--- (people_end_sums: stored when the derived tables are current); as of a date each employee is a
--- row of one. DuckDB drops the branch whose condition is false for the bound as_of.
-WITH owners AS (
-    SELECT * FROM owner_attainment($cycle, $as_of)
-),
-people AS (
-    SELECT department_id, department, region, employees, employees_with_attainment, attainment_sum
-    FROM people_end_sums
-    WHERE cycle_id = $cycle AND $as_of IS NULL
-    UNION ALL
-    SELECT e.department_id, e.department, e.region, 1, CAST(o.attainment IS NOT NULL AS BIGINT), o.attainment
-    FROM employee_units AS e
-    LEFT JOIN owners AS o ON o.owner_type = 'employee' AND o.owner_id = e.employee_id
-    WHERE e.cycle_id = $cycle AND $as_of IS NOT NULL
+-- (people_end_sums: stored when the derived tables are current); as of a date each employee is
+-- a row of one (definitions.sql, cycle_people_sums).
+WITH people AS (
+    SELECT * FROM cycle_people_sums($cycle, $as_of)
 )
 SELECT
     department_id,

@@ -16,6 +16,9 @@
 -- (people_end_sums; cycle_theme_sums, also per strategy theme: stored when the derived tables
 -- are current), so the figures add up a few hundred rows; as of a date each employee and goal
 -- is counted here. DuckDB drops the branches whose conditions are false for the bound values.
+-- people is definitions.sql's cycle_people_sums written out: this query also needs
+-- the company's goals from owners, and through the macro an as-of date would compute every owner's
+-- attainment twice (0.9 -> 1.6 s at 200,000 employees).
 WITH owners AS (
     SELECT * FROM owner_attainment($cycle, $as_of)
 ),
