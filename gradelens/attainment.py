@@ -361,7 +361,7 @@ def cascade_nodes(cascade: pd.DataFrame, max_nodes: int = MAX_CHART_NODES) -> pd
 
     Every goal hangs under one root node: company goals and goals whose parent is shown keep
     their place; other roots (goals with no parent, or a parent link that does not count) hang
-    under one "not linked" node. When that would make more than `max_nodes` nodes (a browser
+    under one "not linked" node, as do the query's rows summing the roots it left out. When that would make more than `max_nodes` nodes (a browser
     draws a few hundred boxes quickly, thousands slowly, and nobody reads them), each parent's
     individual goals become one node, then, if still too many, its team goals too; such a node's
     attainment is the weighted attainment of the goals it stands for, and its area counts every
@@ -374,15 +374,16 @@ def _cascade_nodes(cascade: pd.DataFrame, max_nodes: int, presum: bool) -> pd.Da
     columns = ["id", "parent", "label", "owner", "attainment", "children_attainment", "goals", "size", "masks_shortfall"]
     if cascade is None or cascade.empty:
         return pd.DataFrame(columns=columns)
+    cascade, loose_groups = split_left_out_roots(cascade)
     # Plain Python strings: pandas' Arrow-backed strings make isin() slow on tens of thousands of goals.
     goals = cascade.astype({"goal_id": object, "parent_goal_id": object, "owner_type": object})
     linked = goals["parent_goal_id"].isin(set(goals["goal_id"]))
     goals["parent"] = goals["parent_goal_id"].where(linked, ROOT_NODE)
     goals.loc[~linked & (goals["owner_type"] != "company"), "parent"] = UNLINKED_NODE
-    # Individual goals under "not linked" with no goal beneath them (goal_cascade keeps every
-    # root: 24,239 of the page's 24,273 goals at 200,000 employees) always become one node when
-    # they alone are more than max_nodes: they are summed here at once, and all but one leave the
-    # tree work below, which would give them the same node (a test compares both ways).
+    # Individual goals under "not linked" with no goal beneath them (goal_cascade returns them
+    # one by one when it leaves out no level) always become one node when they alone are more
+    # than max_nodes: they are summed here at once, and all but one leave the tree work below,
+    # which would give them the same node (a test compares both ways).
     loose = goals["parent"].eq(UNLINKED_NODE) & goals["owner_type"].eq("employee") & ~goals["goal_id"].isin(set(goals["parent"]))
     summed = goals.iloc[0:0]
     if presum and int(loose.sum()) > max_nodes:
@@ -409,15 +410,24 @@ def _cascade_nodes(cascade: pd.DataFrame, max_nodes: int, presum: bool) -> pd.Da
                   masks_shortfall=bool(row.masks_shortfall)) for row in visible.itertuples(index=False)]
     members = goals[hidden & goals["parent"].isin(set(visible["goal_id"]) | {ROOT_NODE, UNLINKED_NODE})]
     members = pd.concat([members, summed]) if not summed.empty else members
-    if not members.empty:
+    if not members.empty or not loose_groups.empty:
         usable = members["attainment"].notna() & (members["weight"] > 0)
         parts = pd.DataFrame({
-            "parent": members["parent"], "owner_type": members["owner_type"], "subtree": members["subtree"],
+            "parent": members["parent"], "owner_type": members["owner_type"], "count": 1, "subtree": members["subtree"],
             "weight": members["weight"].where(usable, 0.0),
             "weighted": (members["weight"] * members["attainment"]).where(usable, 0.0),
         })
+        if not loose_groups.empty:  # such a row's weight is that of its goals with an attainment
+            usable = loose_groups["left_out_attainment"].notna() & (loose_groups["weight"] > 0)
+            loose_parts = pd.DataFrame({
+                "parent": UNLINKED_NODE, "owner_type": loose_groups["owner_type"].astype(object),
+                "count": loose_groups["left_out_children"].astype(int), "subtree": loose_groups["left_out_goals"].astype(int),
+                "weight": loose_groups["weight"].where(usable, 0.0),
+                "weighted": (loose_groups["weight"] * loose_groups["left_out_attainment"]).where(usable, 0.0),
+            })
+            parts = pd.concat([parts, loose_parts], ignore_index=True) if not members.empty else loose_parts
         sums = parts.groupby(["parent", "owner_type"], sort=True).agg(
-            count=("weight", "size"), goals=("subtree", "sum"), weight=("weight", "sum"), weighted=("weighted", "sum"))
+            count=("count", "sum"), goals=("subtree", "sum"), weight=("weight", "sum"), weighted=("weighted", "sum"))
         for (parent, owner_type), count, goals_below, weight, weighted in zip(
                 sums.index, sums["count"], sums["goals"], sums["weight"], sums["weighted"]):
             nodes.append(dict(
@@ -555,7 +565,7 @@ def cascade_for_tables(cascade: pd.DataFrame, max_goals: int = MAX_TABLE_GOALS) 
     (each goal listed gives its children's weighted attainment, which covers those below it);
     the download keeps every goal."""
     left_out: tuple[str, ...] = left_out_by_query(cascade)
-    listed = cascade
+    listed = split_left_out_roots(cascade)[0] if cascade is not None else cascade
     for owner_type in COLLAPSIBLE:
         if listed is None or len(listed) <= max_goals:
             break
@@ -586,7 +596,15 @@ def masking_list(cascade: pd.DataFrame, fetch: Callable[[], pd.DataFrame | None]
 
 def cascade_goal_count(cascade: pd.DataFrame) -> int:
     """How many goals the whole cascade holds: those returned and those goal_cascade left out."""
-    return len(cascade) + int(_column(cascade, "left_out_goals", 0).fillna(0).sum())
+    return int(cascade["goal_id"].notna().sum()) + int(_column(cascade, "left_out_goals", 0).fillna(0).sum())
+
+
+def split_left_out_roots(cascade: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """goal_cascade's goals, and its rows (no goal_id) summing the roots it left out per owner type."""
+    is_goal = cascade["goal_id"].notna()
+    if is_goal.all():
+        return cascade, cascade.iloc[0:0]
+    return cascade[is_goal], cascade[~is_goal]
 
 
 def whole_cascade_csv(dataset: Any, params: Mapping[str, object], viewer: Any = None) -> bytes:
@@ -631,6 +649,7 @@ def download_cascade(params: Mapping[str, object], file_stem: str, label: str) -
 def branch_choice(cascade: pd.DataFrame) -> str | None:
     """A select box of the goals with goals left out beneath them (goal_cascade's max_goals);
     the goal_id chosen, whose branch the page then lists, or None."""
+    cascade = split_left_out_roots(cascade)[0]
     open_ = cascade[_column(cascade, "left_out_children", 0).fillna(0) > 0]
     if open_.empty:
         return None

@@ -405,26 +405,34 @@ gcc_shown AS (
 gcc_shown_tree AS (
     SELECT * FROM gcc_tree WHERE goal_id IN (SELECT goal_id FROM gcc_shown)
 ),
--- With max_goals: the lowest level kept. Roots are always kept (no parent stands in for them).
+-- Roots with goals beneath them are always kept (no parent stands in for those goals); the
+-- branch's root too.
+gcc_held AS (
+    SELECT goal_id, goal_id IS NOT DISTINCT FROM gc_root
+        OR linked_parent_id IS NULL AND goal_id IN (SELECT linked_parent_id FROM gcc_shown_tree WHERE linked_parent_id IS NOT NULL) AS held
+    FROM gcc_shown_tree
+),
+-- With max_goals: the lowest level kept.
 gcc_detail AS (
     SELECT CASE
         WHEN coalesce(gc_max_goals, 0) <= 0 OR count(*) <= gc_max_goals THEN 'employee'
-        WHEN count(*) FILTER (WHERE owner_type <> 'employee' OR linked_parent_id IS NULL OR goal_id IS NOT DISTINCT FROM gc_root) <= gc_max_goals THEN 'team'
+        WHEN count(*) FILTER (WHERE owner_type <> 'employee' OR held) <= gc_max_goals THEN 'team'
         ELSE 'department'
     END AS detail
-    FROM gcc_shown_tree
+    FROM gcc_shown_tree JOIN gcc_held USING (goal_id)
 ),
 gcc_kept AS (
     SELECT
         gc_s.*,
-        gc_s.linked_parent_id IS NULL OR gc_s.goal_id IS NOT DISTINCT FROM gc_root
+        gcc_held.held
             OR NOT (gc_s.owner_type = 'employee' AND gcc_detail.detail IN ('team', 'department')
                     OR gc_s.owner_type = 'team' AND gcc_detail.detail = 'department') AS kept
-    FROM gcc_shown_tree AS gc_s, gcc_detail
+    FROM gcc_shown_tree AS gc_s JOIN gcc_held USING (goal_id), gcc_detail
 ),
 -- Each left-out goal counts for every left-out goal above it and the kept goal it hangs under.
+-- Left-out roots (no goal beneath them) are summed per owner type instead (gcc_loose).
 gcc_left_out_up(goal_id, steps) AS (
-    SELECT linked_parent_id, 1 FROM gcc_kept WHERE NOT kept
+    SELECT linked_parent_id, 1 FROM gcc_kept WHERE NOT kept AND linked_parent_id IS NOT NULL
     UNION ALL
     SELECT gcc_kept.linked_parent_id, gcc_left_out_up.steps + 1
     FROM gcc_left_out_up JOIN gcc_kept USING (goal_id)
@@ -437,8 +445,21 @@ gcc_left_out AS (
         sum(weight * attainment) FILTER (WHERE attainment IS NOT NULL AND weight > 0)
             / sum(weight) FILTER (WHERE attainment IS NOT NULL AND weight > 0) AS left_out_attainment
     FROM gcc_kept
-    WHERE NOT kept
+    WHERE NOT kept AND linked_parent_id IS NOT NULL
     GROUP BY linked_parent_id
+),
+-- The left-out roots, one row per owner type (the attainment page's "not linked" group: at
+-- 200,000 employees 24,239 individual goals that would otherwise be returned one by one).
+gcc_loose AS (
+    SELECT
+        owner_type,
+        count(*) AS left_out_children,
+        sum(weight) FILTER (WHERE attainment IS NOT NULL AND weight > 0) AS weight,
+        sum(weight * attainment) FILTER (WHERE attainment IS NOT NULL AND weight > 0)
+            / sum(weight) FILTER (WHERE attainment IS NOT NULL AND weight > 0) AS left_out_attainment
+    FROM gcc_kept
+    WHERE NOT kept AND linked_parent_id IS NULL AND gc_goals = 'all'
+    GROUP BY owner_type
 ),
 gcc_left_out_below AS (
     SELECT goal_id, count(*) AS left_out_goals FROM gcc_left_out_up GROUP BY goal_id
@@ -514,7 +535,18 @@ FROM gcc_figures AS gc_f
 LEFT JOIN gcc_left_out USING (goal_id)
 LEFT JOIN gcc_left_out_below USING (goal_id)
 LEFT JOIN org_units AS gc_department_unit ON gc_department_unit.unit_id = gc_f.department_id
-ORDER BY gc_f.top_goal_id, gc_f.depth, gc_f.goal_id;
+UNION ALL
+-- A left-out root group is no goal: no goal_id; it sits in the filters' department and region.
+SELECT
+    NULL, NULL, NULL, NULL, NULL, gcc_loose.owner_type, NULL, NULL,
+    gc_department, CASE WHEN gc_department IS NOT NULL THEN coalesce(gc_loose_unit.name, '(no department)') END, gc_region,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    gcc_loose.weight, NULL, 0, 0, NULL, NULL, NULL, false, true,
+    gcc_loose.left_out_children, gcc_loose.left_out_children, gcc_loose.left_out_attainment,
+    (SELECT detail FROM gcc_detail)
+FROM gcc_loose
+LEFT JOIN org_units AS gc_loose_unit ON gc_loose_unit.unit_id = gc_department
+ORDER BY top_goal_id, depth, goal_id, owner_type;
 
 -- Which stored default view of goal_cascade the parameters ask for: 'all' (what the attainment
 -- page shows first: the cycle's end, no filter, no branch, max_goals 2500 as the query's default

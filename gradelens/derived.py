@@ -72,7 +72,7 @@ from gradelens.i18n import t
 DERIVED = "_derived"
 SOURCES = ("cycles", "goals", "kpi_actuals", "employees", "org_units", "grades")
 """The tables the derived ones are computed from; a change to any other leaves them valid."""
-FORMAT_VERSION = "7"
+FORMAT_VERSION = "8"
 """Part of the fingerprint: bump it when what is derived changes, so old copies are ignored."""
 LENIENCY = "leniency"
 LENIENCY_SOURCES = ("ratings", "employees", "org_units")

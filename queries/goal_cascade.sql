@@ -12,10 +12,14 @@
 -- tree stays whole; the figures of every goal are the same whatever the filters.
 -- A whole cascade is large (864,603 goals at 200,000 employees), so a page asks for part of it:
 -- max_goals leaves out the individual goals (then the team goals too) when the tree has more
--- goals than that, except roots (goals with no linked parent), as the page's tables do; each goal
--- then says what was left out beneath it (left_out_children: its children left out,
--- left_out_goals: the goals they stand for with every goal beneath them, left_out_attainment:
--- their weighted attainment) and detail says the lowest level kept (employee, team, department).
+-- goals than that, as the page's tables do, except roots (goals with no linked parent) with goals
+-- beneath them; each goal then says what was left out beneath it (left_out_children: its children
+-- left out, left_out_goals: the goals they stand for with every goal beneath them,
+-- left_out_attainment: their weighted attainment) and detail says the lowest level kept
+-- (employee, team, department). The roots left out (goals linked to nothing, with nothing beneath
+-- them) come last, one row per owner type with no goal_id: left_out_children and left_out_goals
+-- count them, left_out_attainment is their weighted attainment, weight the weights it weighs,
+-- department_id and region those of the filters.
 -- root keeps one branch: that goal and the goals beneath it. goals=masks_shortfall keeps only the
 -- goals in scope that are on track while their children are off track. The defaults are what the
 -- attainment page shows; max_goals=0 gives the whole cascade.
@@ -40,4 +44,4 @@ SELECT * FROM (
     SELECT * FROM cycle_goal_cascade($cycle, $as_of, $department, $region, $root, $max_goals, $goals)
     WHERE goal_cascade_default_view($as_of, $department, $region, $root, $max_goals, $goals) IS NULL
 )
-ORDER BY top_goal_id, depth, goal_id;
+ORDER BY top_goal_id, depth, goal_id, owner_type;

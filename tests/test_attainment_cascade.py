@@ -46,7 +46,7 @@ def cascade(dataset, **params):
 
 
 def by_goal(frame, columns):
-    return {row[0]: tuple(NAN if v is None or (not isinstance(v, str) and v != v) else v for v in row[1:])
+    return {(row[0] if isinstance(row[0], str) else None): tuple(NAN if v is None or (not isinstance(v, str) and v != v) else v for v in row[1:])
             for row in frame[columns].itertuples(index=False)}
 
 
@@ -70,36 +70,81 @@ def test_the_default_keeps_a_small_cascade_whole_and_max_goals_0_too(messy):
         assert frame["left_out_children"].eq(0).all() and frame["left_out_goals"].eq(0).all()
 
 
+# The six roots, individual goals with nothing beneath them, summed in one row when left out:
+# weights with an attainment G-E3b 0.4 (0.0), G-E4a 0.3 (1.0), G-E4c 0.2 (0.5), G-E5b 0.5 (0.5);
+# G-E4b (weight -0.2) and G-E5a (no attainment) count but do not weigh.
+LOOSE_WEIGHT = 0.4 + 0.3 + 0.2 + 0.5
+LOOSE_ATTAINMENT = (0.4 * 0.0 + 0.3 * 1.0 + 0.2 * 0.5 + 0.5 * 0.5) / LOOSE_WEIGHT
+
+
 def test_with_more_goals_than_max_goals_individual_goals_are_left_out_under_their_parent(messy):
-    # 13 > 10 goals; without linked individual goals 9 remain (roots are always kept).
+    # 13 > 10 goals; without individual goals 3 remain; the six loose roots become one row.
     frame = cascade(messy, max_goals=10)
-    expected = {goal_id: (True, 0, 0, NAN, "team") for goal_id in ["G-CO", *ROOTS]}
-    expected["G-D1"] = (True, 3, 3, (0.5 * 1.5 + 0.5 * 0.8 + 0.6 * 0.75) / 1.6, "team")
-    expected["G-T2"] = (True, 1, 1, 0.5, "team")
-    assert_rows(frame, expected)
+    assert_rows(frame, {
+        "G-CO": (True, 0, 0, NAN, "team"),
+        "G-D1": (True, 3, 3, (0.5 * 1.5 + 0.5 * 0.8 + 0.6 * 0.75) / 1.6, "team"),
+        "G-T2": (True, 1, 1, 0.5, "team"),
+        None: (True, 6, 6, LOOSE_ATTAINMENT, "team"),
+    })
+    loose = frame[frame["goal_id"].isna()].iloc[0]
+    assert (loose["owner_type"], loose["weight"], loose["children"]) == ("employee", pytest.approx(LOOSE_WEIGHT), 0)
+    assert loose[["parent_goal_id", "top_goal_id", "title", "attainment", "department_id", "region"]].isna().all()
+    assert frame.index[frame["goal_id"].isna()].tolist() == [len(frame) - 1]  # last
     assert cascade_goal_count(frame) == 13
 
 
 def test_with_still_too_many_team_goals_are_left_out_too(messy):
-    # 9 > 5: only company, department and root goals; G-D1 stands for its 4 children and G-E3c.
-    frame = cascade(messy, max_goals=5)
-    expected = {goal_id: (True, 0, 0, NAN, "department") for goal_id in ["G-CO", *ROOTS]}
-    expected["G-D1"] = (True, 4, 5, (0.75 + 0.4 + 0.45 + 1.2) / 2.6, "department")
-    assert_rows(frame, expected)
+    # 3 company, department and team goals > 2: G-D1 stands for its 4 children and G-E3c.
+    frame = cascade(messy, max_goals=2)
+    assert_rows(frame, {
+        "G-CO": (True, 0, 0, NAN, "department"),
+        "G-D1": (True, 4, 5, (0.75 + 0.4 + 0.45 + 1.2) / 2.6, "department"),
+        None: (True, 6, 6, LOOSE_ATTAINMENT, "department"),
+    })
     assert frame.set_index("goal_id").loc["G-D1", "children_attainment"] == pytest.approx(2.8 / 2.6)
     assert cascade_goal_count(frame) == 13
 
 
+@pytest.fixture(scope="module")
+def rooted(tmp_path_factory):
+    """The messy company plus a team goal linked to nothing with a goal beneath it (G-T9 <- G-E9)
+    and one with nothing beneath it (G-T8)."""
+    tables = attainment_tables()
+    tables["goals"] += [_goal("G-T9", None, "team", "T2", "visits", 10, 1.0), _goal("G-E9", "G-T9", "employee", "E3", "visits", 10, 1.0),
+                        _goal("G-T8", None, "team", "T1", "visits", 10, 1.0)]
+    return open_dataset(write_dataset(tmp_path_factory.mktemp("rooted") / "ds", tables))
+
+
+@pytest.mark.parametrize("max_goals, expected", [
+    # 16 goals > 10; 5 company, department and team goals: individual goals are left out.
+    (10, {"G-CO": (True, 0, 0, NAN, "team"), "G-D1": (True, 3, 3, 1.0, "team"), "G-T2": (True, 1, 1, 0.5, "team"),
+          "G-T9": (True, 1, 1, NAN, "team"), "G-T8": (True, 0, 0, NAN, "team"), None: (True, 6, 6, LOOSE_ATTAINMENT, "team")}),
+    # 5 > 3: team goals too, but G-T9 stays (no parent stands in for G-E9) while G-T8 is summed.
+    (3, {"G-CO": (True, 0, 0, NAN, "department"), "G-D1": (True, 4, 5, 2.8 / 2.6, "department"),
+         "G-T9": (True, 1, 1, NAN, "department"), None: (True, 6, 6, LOOSE_ATTAINMENT, "department")}),
+])
+def test_a_root_with_goals_beneath_it_is_kept_and_loose_roots_are_summed_per_owner_type(rooted, max_goals, expected):
+    frame = cascade(rooted, max_goals=max_goals)
+    loose = frame[frame["goal_id"].isna()]
+    if max_goals == 3:  # one row per owner type, employee before team
+        assert loose["owner_type"].tolist() == ["employee", "team"]
+        assert loose["left_out_children"].tolist() == [6, 1] and math.isnan(loose["left_out_attainment"].iloc[1])
+        frame = frame.drop(index=loose.index[1])
+    assert_rows(frame, expected)
+    assert cascade_goal_count(cascade(rooted, max_goals=max_goals)) == 16
+
+
 def test_a_filtered_tree_stays_whole_and_counts_only_the_goals_it_shows(messy):
     # North: E3's goals (G-E3a, G-E3c, G-E3b) and team T2's G-T2 are in scope; G-D1 and G-CO come along
-    # as ancestors (in_scope false). 6 goals > 3 -> without linked individual goals 4 -> department level.
-    frame = cascade(messy, region="North", max_goals=3)
+    # as ancestors (in_scope false). 6 goals > 2 -> without individual goals 3 > 2 -> department level.
+    frame = cascade(messy, region="North", max_goals=2)
     assert_rows(frame, {
         "G-CO": (False, 0, 0, NAN, "department"),
         # G-E3a and G-T2 left out (G-E2a, G-E2b are not in North), G-E3c beneath G-T2.
         "G-D1": (False, 2, 3, (0.6 * 0.75 + 1.0 * 1.2) / 1.6, "department"),
-        "G-E3b": (True, 0, 0, NAN, "department"),
+        None: (True, 1, 1, 0.0, "department"),  # G-E3b, in the filter's region
     })
+    assert frame.loc[frame["goal_id"].isna(), "region"].tolist() == ["North"]
     # Its own figures stay those of the whole tree.
     assert frame.set_index("goal_id").loc["G-D1", "children"] == 4
 
@@ -127,8 +172,11 @@ def test_the_masking_list_has_only_goals_in_scope_on_track_over_children_off_tra
 
 def test_every_returned_figure_is_the_whole_cascade_s(messy):
     whole = cascade(messy, max_goals=0).drop(columns=["left_out_children", "left_out_goals", "left_out_attainment", "detail"])
-    part = cascade(messy, max_goals=5)[whole.columns]
-    pd.testing.assert_frame_equal(part.reset_index(drop=True), whole[whole["goal_id"].isin(part["goal_id"])].reset_index(drop=True))
+    part = cascade(messy, max_goals=5)[whole.columns].dropna(subset=["goal_id"])
+    def plain(frame):  # a text column all null among fewer rows comes back as object (None), not str (nan)
+        return frame.reset_index(drop=True).astype(object).where(frame.reset_index(drop=True).notna(), None)
+
+    pd.testing.assert_frame_equal(plain(part), plain(whole[whole["goal_id"].isin(part["goal_id"])]))
 
 
 def test_the_whole_cascade_csv_has_every_goal_as_the_query_gives_them(messy):
@@ -164,12 +212,27 @@ def test_the_whole_cascade_csv_says_which_query_failed_when_duckdb_cannot_write_
 
 
 def test_cascade_nodes_draw_the_goals_left_out_under_their_kept_goal(messy):
-    nodes = cascade_nodes(cascade(messy, max_goals=5)).set_index("id")
+    nodes = cascade_nodes(cascade(messy, max_goals=2)).set_index("id")
     below = nodes.loc[f"G-D1::{attainment.LEFT_OUT}"]
     assert (below["parent"], below["goals"], below["size"], below["label"]) == ("G-D1", 5, 5, "5 goals below")
     assert below["attainment"] == pytest.approx(2.8 / 2.6)
     assert nodes.loc["G-D1", "size"] == 6 and nodes.loc["G-CO", "size"] == 7
-    assert nodes.loc[attainment.ROOT_NODE, "size"] == 13
+    loose = nodes.loc[f"{attainment.UNLINKED_NODE}::employee"]
+    assert (loose["parent"], loose["goals"], loose["size"]) == (attainment.UNLINKED_NODE, 6, 6)
+    assert loose["attainment"] == pytest.approx(LOOSE_ATTAINMENT)
+    assert nodes.loc[attainment.UNLINKED_NODE, "size"] == 6 and nodes.loc[attainment.ROOT_NODE, "size"] == 13
+    assert len(nodes) == 6  # root, G-CO, G-D1, its left-out goals, "not linked" and its group
+
+
+def test_cascade_nodes_give_the_same_groups_from_the_query_s_rows_as_from_the_goals(messy):
+    # max_goals 10 sums the six loose roots in the query; max_goals 0 returns them and the chart
+    # sums them (max_nodes 4 leaves out individual goals there too).
+    summed = cascade_nodes(cascade(messy, max_goals=10), max_nodes=4).set_index("id")
+    drawn = cascade_nodes(cascade(messy, max_goals=0), max_nodes=4).set_index("id")
+    group = f"{attainment.UNLINKED_NODE}::employee"
+    assert summed.loc[group, ["label", "goals", "size"]].tolist() == drawn.loc[group, ["label", "goals", "size"]].tolist()
+    assert summed.loc[group, "attainment"] == pytest.approx(drawn.loc[group, "attainment"])
+    assert summed.loc[attainment.ROOT_NODE, "size"] == drawn.loc[attainment.ROOT_NODE, "size"] == 13
 
 
 # --- the goal tree: precomputed or computed, the same --------------------------------------------
@@ -240,7 +303,7 @@ def test_the_masking_list_comes_from_a_cascade_that_left_nothing_out(messy, para
 def test_the_masking_list_is_asked_for_when_the_cascade_left_goals_out(messy):
     asked = cascade(messy, goals="masks_shortfall", max_goals=0)
     assert asked["goal_id"].tolist() == ["G-T2"]  # on track (1.2) over its child G-E3c (0.5)
-    view = cascade(messy, max_goals=5)  # G-T2 is left out under G-D1
+    view = cascade(messy, max_goals=2)  # G-T2 is left out under G-D1
     assert "G-T2" not in set(view["goal_id"])
     assert attainment.masking_list(view, lambda: asked) is asked
 
@@ -317,7 +380,7 @@ def test_the_page_lists_kept_goals_and_opens_a_branch_on_request(monkeypatch, me
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("GRADELENS_DATA", str(messy_folder))
-    monkeypatch.setattr(attainment, "MAX_TABLE_GOALS", 5)  # the messy company's 13 goals are then "many"
+    monkeypatch.setattr(attainment, "MAX_TABLE_GOALS", 2)  # the messy company's 13 goals are then "many"
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages/attainment.py"), default_timeout=90).run()
     assert not at.exception, at.exception
     captions = [c.value for c in at.caption]
