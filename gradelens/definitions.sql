@@ -671,6 +671,16 @@ SELECT
 FROM team_end_sums
 GROUP BY cycle_id, department_id, department, region;
 
+-- The departments with employees in a cycle and how many (department_list's rows, read on every
+-- page for the filter): counted from the cycle's employees here; when people_end_sums is stored,
+-- derived.attach replaces it with a sum of those few hundred rows (a hash join of a million
+-- employees with a hundred thousand units at 1M employees otherwise).
+CREATE MACRO cycle_department_counts(for_cycle) AS TABLE
+SELECT department_id, department, count(*) AS employees
+FROM employee_units
+WHERE cycle_id = for_cycle AND department_id IS NOT NULL
+GROUP BY department_id, department;
+
 -- One cycle's employees by department and region as of `until_date`, as the attainment
 -- questions add them up: at the cycle's end (NULL) the rows of people_end_sums, else one row per
 -- employee with their owner attainment as of the date. DuckDB drops the branch whose condition

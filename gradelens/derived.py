@@ -374,7 +374,10 @@ STORED = (
                 order="department_id, unit_id, region"),
     StoredTable("people_end_sums", (("department_id", "VARCHAR"), ("department", "VARCHAR"), ("region", "VARCHAR"),
                                     ("employees", "BIGINT"), ("employees_with_attainment", "BIGINT"), ("attainment_sum", "DOUBLE")),
-                order="department_id, department, region"),
+                order="department_id, department, region",
+                then="CREATE OR REPLACE MACRO cycle_department_counts(for_cycle) AS TABLE "
+                     "SELECT department_id, department, CAST(sum(employees) AS BIGINT) AS employees FROM people_end_sums "
+                     "WHERE cycle_id = for_cycle AND department_id IS NOT NULL GROUP BY department_id, department"),
     StoredTable("people_month_sums", (("until_date", "DATE"), ("department_id", "VARCHAR"), ("region", "VARCHAR"),
                                       ("employees_with_attainment", "BIGINT"), ("attainment_sum", "DOUBLE")),
                 write=_write_people_month_sums),

@@ -4,8 +4,7 @@
 -- @needs employees, org_units
 -- @privacy public
 -- @returns department_id, department, employees
-SELECT department_id, department, count(*) AS employees
-FROM employee_units
-WHERE cycle_id = $cycle AND department_id IS NOT NULL
-GROUP BY department_id, department
-ORDER BY department;
+-- Read through a macro (definitions.sql, cycle_department_counts): stored sums when current.
+SELECT department_id, department, employees
+FROM cycle_department_counts($cycle)
+ORDER BY department, department_id;

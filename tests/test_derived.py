@@ -23,7 +23,7 @@ from tests.tiny_company import tiny_company_tables, write_dataset
 ATTAINMENT_QUERIES = [
     name for name, query in all_queries().items()
     if "kpi_actuals" in (query.sql or "") or any(p.name == "as_of" for p in query.params)
-] + ["attainment_trend_by_cycle", "goal_cascade", "attainment_headline", "attainment_data_quality"]
+] + ["attainment_trend_by_cycle", "goal_cascade", "attainment_headline", "attainment_data_quality", "department_list"]
 
 
 GRADED_QUERIES = sorted(
