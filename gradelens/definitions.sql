@@ -65,6 +65,7 @@ SELECT
     u.name,
     g.proposed_grade,
     g.final_grade,
+    g.proposed_by,
     u.department_id,
     u.department,
     u.region,

@@ -72,7 +72,7 @@ from gradelens.i18n import t
 DERIVED = "_derived"
 SOURCES = ("cycles", "goals", "kpi_actuals", "employees", "org_units", "grades")
 """The tables the derived ones are computed from; a change to any other leaves them valid."""
-FORMAT_VERSION = "8"
+FORMAT_VERSION = "9"
 """Part of the fingerprint: bump it when what is derived changes, so old copies are ignored."""
 LENIENCY = "leniency"
 LENIENCY_SOURCES = ("ratings", "employees", "org_units")
@@ -345,7 +345,7 @@ STORED = (
     StoredTable("goal_end_actuals", (("goal_id", "VARCHAR"), ("actual", "DOUBLE"), ("actual_as_of", "DATE")), order="goal_id"),
     StoredTable("owner_end_attainment", OWNER_COLUMNS, order="owner_type, owner_id"),
     StoredTable("graded_people", tuple((name, "VARCHAR") for name in (
-        "employee_id", "name", "proposed_grade", "final_grade", "department_id", "department", "region", "job_level", "manager_id")),
+        "employee_id", "name", "proposed_grade", "final_grade", "proposed_by", "department_id", "department", "region", "job_level", "manager_id")),
         order="employee_id"),
     StoredTable("owner_month_attainment", (("until_date", "DATE"),) + OWNER_COLUMNS, write=_write_month_attainment),
     StoredTable("goal_tree", (("goal_id", "VARCHAR"), ("linked_parent_id", "VARCHAR"), ("parent_issue", "VARCHAR"),

@@ -10,15 +10,15 @@
 -- @param region text=null  Only ratees in this region (default: all).
 -- @needs cycles, employees, grades, appeals
 -- @returns rater_id, rater_name, graded, appeals, appeal_rate, upheld, partially_upheld, resolved, upheld_share, small_group
+-- graded_people: grades joined to employees once per data version (stored when current).
 WITH population AS (
     SELECT g.cycle_id, g.employee_id, g.proposed_by
-    FROM grades AS g
-    JOIN employee_units AS u USING (cycle_id, employee_id)
+    FROM graded_people AS g
     WHERE g.cycle_id = $cycle
       AND g.proposed_by IS NOT NULL
-      AND ($department IS NULL OR (u.department_id = $department AND g.proposed_by IN (
+      AND ($department IS NULL OR (g.department_id = $department AND g.proposed_by IN (
           SELECT employee_id FROM employee_units WHERE cycle_id = $cycle AND department_id = $department)))
-      AND ($region IS NULL OR u.region = $region)
+      AND ($region IS NULL OR g.region = $region)
 ),
 appealed AS (
     SELECT
