@@ -99,6 +99,24 @@ def test_the_directory_names_employees_and_raters_who_are_not_employees(tmp_path
     assert len(people) == 10
 
 
+@pytest.mark.parametrize("department", [None, "D1", "D-NONE"])
+def test_the_directory_read_through_arrow_is_the_frame_duckdb_would_give(tmp_path, department):
+    from gradelens.analyses.leniency import _OUTSIDE_RATERS_SQL, _directory_sql
+
+    tables = three_managers_tables()
+    tables["ratings"].append(dict(cycle_id="2026H1", ratee_id="A1", rater_id="CUST-1", rater_role="customer", dimension="results", score=4.0))
+    dataset = open_dataset(write_dataset(tmp_path / "d", tables))
+    people = run_query(dataset, "rater_directory", {"department": department})
+    with dataset.cursor() as con:
+        expected = con.execute(_directory_sql(_OUTSIDE_RATERS_SQL), {"cycle": "2026H1", "department": department}).df()
+    # Nine employees and the customer; D1 (teams T1, T2) has M1, M2, A1, A2, B1, B2.
+    assert len(people) == {None: 10, "D1": 6, "D-NONE": 0}[department]
+    if expected.empty:  # no rows: the same columns (an empty text column is object in .df())
+        assert list(people.columns) == list(expected.columns)
+    else:
+        pd.testing.assert_frame_equal(people, expected)
+
+
 def test_the_company_curve_averages_scores_by_attainment_band(company):
     curve = run_query(company, "rater_score_curve", {"cycle": "2025H2"})
     # E3 0.45 -> band 0.4 (2.4), E4 1.0 -> 1.0 (4.0), E2 1.15 -> 1.1 (3.8); E5 has no attainment.
