@@ -439,28 +439,28 @@ gcc_left_out_up(goal_id, steps) AS (
     FROM gcc_left_out_up JOIN gcc_kept USING (goal_id)
     WHERE NOT gcc_kept.kept AND gcc_left_out_up.steps < 64  -- guards against loops in bad data
 ),
-gcc_left_out AS (
+-- The left-out goals summed per kept parent, and the left-out roots per owner type.
+gcc_left_out_sums AS (
     SELECT
         linked_parent_id AS goal_id,
-        count(*) AS left_out_children,
-        sum(weight * attainment) FILTER (WHERE attainment IS NOT NULL AND weight > 0)
-            / sum(weight) FILTER (WHERE attainment IS NOT NULL AND weight > 0) AS left_out_attainment
-    FROM gcc_kept
-    WHERE NOT kept AND linked_parent_id IS NOT NULL
-    GROUP BY linked_parent_id
-),
--- The left-out roots, one row per owner type (the attainment page's "not linked" group: at
--- 200,000 employees 24,239 individual goals that would otherwise be returned one by one).
-gcc_loose AS (
-    SELECT
-        owner_type,
+        CASE WHEN linked_parent_id IS NULL THEN owner_type END AS root_owner_type,
         count(*) AS left_out_children,
         sum(weight) FILTER (WHERE attainment IS NOT NULL AND weight > 0) AS weight,
         sum(weight * attainment) FILTER (WHERE attainment IS NOT NULL AND weight > 0)
             / sum(weight) FILTER (WHERE attainment IS NOT NULL AND weight > 0) AS left_out_attainment
     FROM gcc_kept
-    WHERE NOT kept AND linked_parent_id IS NULL AND gc_goals = 'all'
-    GROUP BY owner_type
+    WHERE NOT kept
+    GROUP BY ALL
+),
+gcc_left_out AS (
+    SELECT goal_id, left_out_children, left_out_attainment FROM gcc_left_out_sums WHERE goal_id IS NOT NULL
+),
+-- The left-out roots, one row per owner type (the attainment page's "not linked" group: at
+-- 200,000 employees 24,239 individual goals that would otherwise be returned one by one).
+gcc_loose AS (
+    SELECT root_owner_type AS owner_type, left_out_children, weight, left_out_attainment
+    FROM gcc_left_out_sums
+    WHERE goal_id IS NULL AND gc_goals = 'all'
 ),
 gcc_left_out_below AS (
     SELECT goal_id, count(*) AS left_out_goals FROM gcc_left_out_up GROUP BY goal_id
