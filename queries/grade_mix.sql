@@ -11,12 +11,12 @@
 -- Without department or region filters it needs no employees table (grades-only exports): two
 -- branches, one dropped for bound parameters, so the unfiltered count does not build the filter's
 -- employee lookup (an OR would: a million employees hash-joined at 1M, 4x the count itself).
-WITH graded AS (
-    SELECT CASE WHEN $stage = 'final' THEN g.final_grade ELSE g.proposed_grade END AS grade
+WITH population AS (
+    SELECT g.proposed_grade, g.final_grade
     FROM grades AS g
     WHERE g.cycle_id = $cycle AND $department IS NULL AND $region IS NULL
     UNION ALL
-    SELECT CASE WHEN $stage = 'final' THEN g.final_grade ELSE g.proposed_grade END
+    SELECT g.proposed_grade, g.final_grade
     FROM grades AS g
     WHERE g.cycle_id = $cycle AND ($department IS NOT NULL OR $region IS NOT NULL)
       AND g.employee_id IN (
@@ -24,6 +24,9 @@ WITH graded AS (
           WHERE cycle_id = $cycle
             AND ($department IS NULL OR department_id = $department)
             AND ($region IS NULL OR region = $region))
+),
+graded AS (
+    SELECT CASE WHEN $stage = 'final' THEN final_grade ELSE proposed_grade END AS grade FROM population
 ),
 counted AS (
     SELECT grade, count(*) AS employees FROM graded WHERE grade IS NOT NULL GROUP BY grade
