@@ -361,11 +361,12 @@ def cascade_nodes(cascade: pd.DataFrame, max_nodes: int = MAX_CHART_NODES) -> pd
 
     Every goal hangs under one root node: company goals and goals whose parent is shown keep
     their place; other roots (goals with no parent, or a parent link that does not count) hang
-    under one "not linked" node, as do the query's rows summing the roots it left out. When that would make more than `max_nodes` nodes (a browser
-    draws a few hundred boxes quickly, thousands slowly, and nobody reads them), each parent's
-    individual goals become one node, then, if still too many, its team goals too; such a node's
-    attainment is the weighted attainment of the goals it stands for, and its area counts every
-    goal beneath them. The tables and the download keep every goal.
+    under one "not linked" node, as do the query's rows summing the roots it left out. When that
+    would make more than `max_nodes` nodes (a browser draws a few hundred boxes quickly,
+    thousands slowly, and nobody reads them), each parent's individual goals become one node,
+    then, if still too many, its team goals too; such a node's attainment is the weighted
+    attainment of the goals it stands for, and its area counts every goal beneath them. The
+    tables and the download keep every goal.
     """
     return _cascade_nodes(cascade, max_nodes, presum=True)
 
