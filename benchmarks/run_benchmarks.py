@@ -6,8 +6,9 @@
 
 For each size:
 1. the demo company (gradelens.demo.generate, seed 7) is generated in a child process, or reused
-   from the cache folder (--data-dir, default /work/bench/demo-<size>-c<cycles>-s<seed>); the
-   generation time and the folder's size on disk are reported;
+   from the cache folder (--data-dir, default /work/bench/demo-<size>-c<cycles>-s<seed>) when its
+   manifest names the current GENERATOR_VERSION; the generation time and the folder's size on
+   disk are reported;
 2. queries, in a fresh child process: for every named query, *cold* is open_dataset + the first
    run_query on that new Dataset (a new DuckDB connection: no DuckDB cache; the OS file cache is
    warm after the first query); *warm* is --runs further run_query calls on it, median and p95.
@@ -216,9 +217,13 @@ def folder_mb(folder: Path) -> float:
 
 def ensure_dataset(data_dir: Path, employees: int, cycles: int) -> tuple[Path, dict | None]:
     folder = data_dir / f"demo-{employees}-c{cycles}-s{SEED}"
+    from gradelens.demo import GENERATOR_VERSION, MANIFEST_FILE, read_manifest
+
     timing = data_dir / f"{folder.name}.generation.json"  # kept so a reused dataset still reports it
-    if (folder / "demo_manifest.json").exists():
-        return folder, json.loads(timing.read_text()) if timing.exists() else None
+    if (folder / MANIFEST_FILE).exists():
+        if read_manifest(folder).generator == GENERATOR_VERSION:
+            return folder, json.loads(timing.read_text()) if timing.exists() else None
+        print(f"{folder} was written by an older demo generator; writing it again", file=sys.stderr)
     print(f"generating {employees:,} employees x {cycles} cycles in {folder} …", file=sys.stderr)
     figures = run_child("generate", folder, employees, cycles)
     timing.write_text(json.dumps(figures))

@@ -62,6 +62,9 @@ from gradelens.i18n import t
 from gradelens.policy import Policy
 
 MANIFEST_FILE = "demo_manifest.json"
+# Bumped when the same arguments start writing different files, so a kept demo (the benchmarks')
+# can tell it is out of date. 2: ratings in the contract's stored order.
+GENERATOR_VERSION = 2
 MIN_EMPLOYEES = 100
 MAX_CYCLES = 20
 LAST_CYCLE = (2026, 1)
@@ -262,6 +265,8 @@ class DemoManifest:
     ceo_id: str
     employees: int
     seed: int
+    generator: int = 1
+    """GENERATOR_VERSION of the code that wrote the demo (1 for manifests older than the field)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
@@ -967,9 +972,13 @@ def _ratings(org, cycle, seat_order, occupant, state, attainment, planted_effect
     overall = np.round(by_dimension @ dim_weight / dim_weight.sum(), 2)
     manager_view = means[:, _ROLE["manager"], :] @ dim_weight / dim_weight.sum()
 
-    # Rows sorted by ratee, role, rater, then dimension.
-    keys = len(workforce.employee_ids) + len(customer_ids)
-    order = np.argsort((occupant[ratee].astype(np.int64) * roles + role) * keys + rater_key, kind="stable")
+    # Rows in the contract's stored order: role (by name), rater, ratee; dimensions in contract order. Ids are
+    # zero-padded, so sorting by position sorts by id; customers ("CUST-") come before employees ("E").
+    employees = len(workforce.employee_ids)
+    keys = employees + len(customer_ids)
+    rater_rank = np.where(rater_key >= employees, rater_key - employees, rater_key + len(customer_ids))
+    role_rank = np.argsort(np.argsort(RATER_ROLES))[role]
+    order = np.argsort((role_rank.astype(np.int64) * keys + rater_rank) * employees + occupant[ratee], kind="stable")
     all_ids = pa.concat_arrays([workforce.employee_ids, customer_ids])
     pair_rows = np.repeat(order, dims)
     table = _table(
@@ -1216,6 +1225,7 @@ def _write_demo(folder: Path, employees: int, cycle_count: int, seed: int, repor
         ceo_id=_take(workforce.employee_ids, workforce.occupant[0][[0]]).to_pylist()[0],
         employees=employees,
         seed=seed,
+        generator=GENERATOR_VERSION,
     )
     (folder / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
     return manifest

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import statistics
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from gradelens.contract import (
     TABLES,
     UNIT_TYPES,
 )
-from gradelens.demo import MANIFEST_FILE, DemoManifest, generate, read_manifest
+from gradelens.demo import GENERATOR_VERSION, MANIFEST_FILE, DemoManifest, generate, read_manifest
 from gradelens.errors import GradelensError
 from gradelens.policy import Policy
 
@@ -153,6 +155,14 @@ def test_the_manifest_on_disk_is_what_generate_returned(tmp_path):
     assert read_manifest(tmp_path / "demo") == returned
 
 
+def test_the_manifest_names_the_generator_version_and_older_manifests_read_as_version_1(demo_dir, manifest, tmp_path):
+    assert manifest.generator == GENERATOR_VERSION > 1
+    raw = json.loads((demo_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+    del raw["generator"]
+    (tmp_path / MANIFEST_FILE).write_text(json.dumps(raw), encoding="utf-8")
+    assert read_manifest(tmp_path) == dataclasses.replace(manifest, generator=1)
+
+
 # ---------------------------------------------------------------- the contract
 
 
@@ -178,6 +188,14 @@ def test_rating_partitions_have_the_contract_schema_without_cycle_id(demo_dir):
     assert partitions
     for partition in partitions:
         assert pq.read_schema(partition).remove_metadata() == expected
+
+
+def test_rating_partitions_are_written_in_the_contracts_stored_order(demo_dir):
+    order = TABLES["ratings"].stored_order
+    assert order[0] == "rater_role"
+    for partition in sorted((demo_dir / "ratings").glob("cycle_id=*/part-0.parquet")):
+        written = pq.read_table(partition)
+        assert written.equals(written.sort_by([(column, "ascending") for column in order])), partition.parent.name
 
 
 @pytest.mark.parametrize("table", [*FLAT_TABLES, "ratings", "kpi_actuals"])

@@ -9,15 +9,17 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
+from gradelens.contract import TABLES
 from gradelens.dataset import open_dataset
 from gradelens.importing.export import export_source_files
 from gradelens.importing.mapping import EXAMPLES_DIR, load_mapping
 from gradelens.importing.pipeline import run_import
 from gradelens.importing.snapshots import HISTORY, list_snapshots
 from gradelens.queries import run_query
-from tests.import_fixture import answers, tiny_dataset, tree, write_xlsx
+from tests.import_fixture import answers, contract_rows, tiny_dataset, tree, write_csv, write_xlsx
 
 FOUNDATION_QUERIES = ("cycle_list", "department_list", "region_list", "overview_headline", "grade_mix")
 
@@ -74,6 +76,24 @@ def test_importing_one_cycle_into_the_demo_migrates_tables_to_partitions_without
     assert "employees.parquet" in record["retired"] and "employees/cycle_id=2025H2/part-0.parquet" in record["placed"]
     assert tree(target / HISTORY / record["id"] / "previous")["employees.parquet"] == before["employees.parquet"]
     assert record["tables"]["employees"]["previous_rows"] == 200
+
+
+def test_imported_ratings_are_stored_in_the_contracts_order_whatever_order_the_file_had(tmp_path):
+    dataset = tiny_dataset(tmp_path / "ds")
+    header, *rows = contract_rows("ratings")
+    shuffled = list(reversed(rows))
+    keys = [tuple(row[header.index(c)] for c in TABLES["ratings"].stored_order) for row in shuffled]
+    assert keys != sorted(keys)  # the file is out of order, so the import must sort it
+    write_csv(tmp_path / "export" / "ratings.csv", [header, *shuffled])
+    result = run_import(tmp_path / "export", dataset)
+    assert result.imported, [i.line() for i in result.report.listed()]
+    order = TABLES["ratings"].stored_order
+    partitions = sorted((dataset / "ratings").glob("cycle_id=*/*.parquet"))
+    assert partitions
+    for partition in partitions:
+        stored = pq.read_table(partition)
+        assert stored.num_rows > 1
+        assert stored.select(order).equals(stored.select(order).sort_by([(c, "ascending") for c in order])), partition
 
 
 def test_a_wide_excel_workbook_feeds_employees_and_grades_for_a_new_cycle(tmp_path):
