@@ -13,18 +13,26 @@
 WITH appellants AS (
     SELECT DISTINCT cycle_id, employee_id FROM appeals
 ),
--- Employees and grades of the appellants only: a semi join against the few appellants scans
--- the big tables once, where a left join from appeals built hash tables of every employee.
+-- The appellants' grades, from graded_people (stored per data version; a graded appellant is a
+-- known employee too), and then employees only for the few appellants without a grade: a semi
+-- join against every appellant in employees and again in grades was most of the query's time
+-- (8M rows probed into a hash table of 380k appellants, twice, at 1M employees).
+graded AS (
+    SELECT DISTINCT g.cycle_id, g.employee_id, g.department_id
+    FROM graded_people AS g
+    SEMI JOIN appellants AS p ON p.cycle_id = g.cycle_id AND p.employee_id = g.employee_id
+),
+ungraded AS (
+    SELECT * FROM appellants AS p
+    ANTI JOIN graded AS g ON g.cycle_id = p.cycle_id AND g.employee_id = p.employee_id
+),
 known AS (
+    SELECT cycle_id, employee_id, department_id FROM graded
+    UNION ALL
     SELECT e.cycle_id, e.employee_id, unit.department_id
     FROM employees AS e
-    SEMI JOIN appellants AS p ON p.cycle_id = e.cycle_id AND p.employee_id = e.employee_id
+    SEMI JOIN ungraded AS p ON p.cycle_id = e.cycle_id AND p.employee_id = e.employee_id
     LEFT JOIN unit_lookup AS unit ON unit.unit_id = e.unit_id
-),
-graded AS (
-    SELECT DISTINCT g.cycle_id, g.employee_id
-    FROM grades AS g
-    SEMI JOIN appellants AS p ON p.cycle_id = g.cycle_id AND p.employee_id = g.employee_id
 ),
 checked AS (
     SELECT

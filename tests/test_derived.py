@@ -18,6 +18,7 @@ from gradelens import derived
 from gradelens.cli import main
 from gradelens.dataset import open_dataset
 from gradelens.queries import all_queries, run_query
+from tests.appeals_fixture import appeals_company_tables
 from tests.tiny_company import tiny_company_tables, write_dataset
 
 ATTAINMENT_QUERIES = [
@@ -88,7 +89,11 @@ def test_the_grade_and_appeal_queries_read_the_derived_graded_people():
 GRADED_PARAMS = {"grade_attainment_mismatch": {"min_gap": 0}}
 
 
-@pytest.mark.parametrize("name", GRADED_QUERIES)
+# Queries the tiny company gives no rows; each has its own layout test on a fixture that does.
+NEEDS_OTHER_FIXTURE = {"appeal_data_quality"}
+
+
+@pytest.mark.parametrize("name", [name for name in GRADED_QUERIES if name not in NEEDS_OTHER_FIXTURE])
 def test_every_grade_and_appeal_query_answers_the_same_in_every_layout(layouts, name):
     query = all_queries()[name]
     if any(p.required for p in query.params):
@@ -100,6 +105,26 @@ def test_every_grade_and_appeal_query_answers_the_same_in_every_layout(layouts, 
         expected = answers(layouts["flat"], name, **params)
         assert len(expected), (name, params)  # the tiny company has grades and appeals in every grouping
         pd.testing.assert_frame_equal(answers(layouts["prepared"], name, **params), expected, check_exact=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize("department, listed", [
+    (None, ["BAD1", "BAD2", "BAD5", "BAD4", "BAD3"]),  # tests/appeals_fixture.py's bad appeals
+    ("D1", ["BAD4", "BAD3"]),
+    ("D2", ["BAD5"]),
+])
+def test_appeal_data_quality_answers_the_same_from_the_stored_graded_people(tmp_path, department, listed):
+    tables = appeals_company_tables()
+    # A grade of someone who is no employee: still an unknown employee, whichever layout.
+    tables["grades"].append(dict(tables["grades"][0], cycle_id="2025H2", employee_id="E9"))
+    flat = write_dataset(tmp_path / "flat", tables)
+    prepared = write_dataset(tmp_path / "prepared", tables)
+    derived.build(prepared)
+    dataset = open_dataset(prepared)
+    dataset.cursor()
+    assert dataset.derived_current
+    expected = answers(flat, "appeal_data_quality", department=department)
+    assert list(expected["appeal_id"]) == listed
+    pd.testing.assert_frame_equal(answers(prepared, "appeal_data_quality", department=department), expected)
 
 
 def test_a_changed_grades_file_is_not_answered_from_stale_graded_people(tmp_path):
