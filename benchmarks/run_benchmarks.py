@@ -15,7 +15,7 @@ For each size:
    Streamlit's cache is bypassed (run_query is called directly). The leniency analyses keep an
    lru_cache of their model fit (gradelens.analyses.leniency._fit/_directory); it is cleared
    before every run, so warm figures include the fit. Wall and CPU time (user+system over all
-   threads) are recorded; the child's peak RSS (ru_maxrss) is reported;
+   threads) are recorded; the child's peak RSS (VmHWM) is reported;
 3. the pandas baseline, in its own child process: pd.read_parquet of the same files, merges and
    groupby for grade_distribution (group_by department), appeal_trends (group_by none), the
    overview_headline (head-counts, attainment, grading progress, appeals),
@@ -73,9 +73,16 @@ def timed(function):
 
 
 def peak_mb() -> float:
-    import resource
+    """This process's peak resident memory: VmHWM of /proc/self/status. Not ru_maxrss, which
+    Linux keeps through fork and exec: a child of a parent that had read a dataset reported
+    the parent's peak (until 2026-11-22 the 2k pages and 20k figures were the parent's 399 MB)."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # ---------------------------------------------------------------- children
