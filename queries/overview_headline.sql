@@ -7,10 +7,10 @@
 -- @needs employees
 -- @privacy aggregate count=employees
 -- @returns employees, employees_with_attainment, attainment, company_goal_attainment, graded, calibrated, appeals, open_appeals
--- Head-counts and attainment are sums of cycle_people_sums' rows (a few hundred, stored per data
--- version), graded and calibrated a count of graded_people (stored too): joining a cycle's
--- million employees to their units, grades and attainment grew faster than the people.
 WITH people_sums AS (
+    -- Head-counts and attainment are sums of cycle_people_sums' rows (a few hundred, stored per
+    -- data version), graded and calibrated a count of graded_people (stored too): joining a
+    -- cycle's million employees to their units, grades and attainment grew faster than the people.
     SELECT employees, employees_with_attainment, attainment_sum
     FROM cycle_people_sums($cycle, NULL)
     WHERE ($department IS NULL OR department_id = $department)
