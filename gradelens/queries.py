@@ -8,6 +8,10 @@ A SQL file opens with a header of comment lines:
     -- @param stage choice(proposed|final)=final  Which grades to count.
     -- @needs employees, goals, kpi_actuals
     -- @returns department_id, department, employees, attainment
+    -- Notes for readers of the SQL (how it is computed, why).
+
+The description is the lines before the first tag. A line after an @param line continues that
+parameter's description; lines after the other tags are notes, not part of the description.
 
 Parameter types: `cycle` (a cycle_id of the dataset; default `latest`), `text`, `date`
 (YYYY-MM-DD), `int`, `number`, `choice(a|b|...)`. `=null` makes a parameter optional with
@@ -27,7 +31,7 @@ import math
 import pkgutil
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -161,6 +165,7 @@ def parse_header(text: str, where: str) -> tuple[str, tuple[Param, ...], tuple[s
     params: list[Param] = []
     needs: tuple[str, ...] = ()
     returns: tuple[str, ...] = ()
+    section = "description"  # what an untagged line belongs to: then "param" or "notes"
     for line in text.splitlines():
         stripped = line.strip()
         if not stripped:
@@ -170,7 +175,10 @@ def parse_header(text: str, where: str) -> tuple[str, tuple[Param, ...], tuple[s
         body = stripped[2:].strip()
         if body.startswith("@param "):
             params.append(Param.parse(body[len("@param ") :], where))
-        elif body.startswith("@needs "):
+            section = "param"
+            continue
+        section = "notes" if body.startswith("@") else section
+        if body.startswith("@needs "):
             needs = tuple(t.strip() for t in body[len("@needs ") :].split(",") if t.strip())
         elif body.startswith("@returns "):
             returns = tuple(c.strip() for c in body[len("@returns ") :].split(",") if c.strip())
@@ -178,8 +186,10 @@ def parse_header(text: str, where: str) -> tuple[str, tuple[Param, ...], tuple[s
             continue  # read by parse_privacy
         elif body.startswith("@"):
             raise QueryError("errors.header_unknown_tag", where=where, tag=body.split()[0])
-        elif body:
+        elif body and section == "description":
             description.append(body)
+        elif body and section == "param":
+            params[-1] = replace(params[-1], description=f"{params[-1].description} {body}".strip())
     unknown = [t for t in needs if t not in TABLES]
     if unknown:
         raise QueryError("errors.header_unknown_tables", where=where, tables=", ".join(unknown))

@@ -44,6 +44,21 @@ def test_a_query_file_whose_parameters_differ_from_its_header_is_refused(tmp_pat
         load_sql_query(path)
 
 
+def test_a_line_after_a_param_continues_it_and_lines_after_other_tags_are_notes():
+    header = (
+        "-- A question?\n-- More about it.\n"
+        "-- @param department text=null  Only this department (default: all;\n"
+        "-- people without one belong to none).\n"
+        "-- @needs employees\n-- @returns x\n"
+        "-- How it is computed: a note for readers of the SQL.\n"
+        "SELECT 1 AS x"
+    )
+    description, params, needs, returns = parse_header(header, "queries/x.sql")
+    assert description == "A question?\nMore about it."
+    assert [p.description for p in params] == ["Only this department (default: all; people without one belong to none)."]
+    assert (needs, returns) == (("employees",), ("x",))
+
+
 def test_a_header_without_a_question_is_refused():
     with pytest.raises(QueryError, match="what question"):
         parse_header("-- @returns x\nSELECT 1", "queries/x.sql")
