@@ -136,7 +136,8 @@ class Dataset:
             self._create_table_view(con, table, self.files[name])
         _create_policy_tables(con, self.policy)
         con.execute(DEFINITIONS_SQL.read_text(encoding="utf-8"))
-        derived.attach(con, derived_folder)
+        leniency = derived.leniency_folder(self.path, self.policy) if derived_folder is not None else None
+        derived.attach(con, derived_folder, leniency)
         return con
 
     def _create_table_view(self, con: duckdb.DuckDBPyConnection, table: Table, files: list[Path]) -> None:

@@ -812,3 +812,47 @@ GROUP BY cgp_g.goal_id, cgp_g.owner_type, cgp_g.owner_id;
 -- Replaced by a read of the stored rows when current (derived.attach).
 CREATE MACRO cycle_goal_problems(for_cycle) AS TABLE
 SELECT * FROM cycle_goal_problems_computed(for_cycle);
+
+-- One cycle's employees with both a self rating and a manager rating, by department and region:
+-- how many, and the sums of their self score, manager score and gap (self - manager), each score
+-- dimension-weighted (policy_dimension_weights, renormalised over the dimensions scored; several
+-- managers are averaged). self_manager_gap adds these up. Grouping a cycle's self and manager
+-- ratings by ratee and rater (6M rows at 1M employees) grew faster than the employees, so
+-- derived.py stores the rows with the leniency fits, whose fingerprint covers the ratings, the
+-- departments and the policy's dimension weights, and replaces cycle_self_manager_sums.
+CREATE MACRO cycle_self_manager_sums_computed(for_cycle) AS TABLE
+WITH csm_pairs AS (
+    SELECT csm_r.ratee_id, csm_r.rater_id, csm_r.rater_role, sum(csm_w.weight * csm_r.score) / sum(csm_w.weight) AS score
+    FROM ratings AS csm_r
+    JOIN policy_dimension_weights AS csm_w ON csm_w.dimension = csm_r.dimension
+    WHERE csm_r.cycle_id = for_cycle
+      AND csm_w.weight > 0
+      AND csm_r.score IS NOT NULL
+      AND csm_r.rater_role IN ('self', 'manager')
+    GROUP BY csm_r.ratee_id, csm_r.rater_id, csm_r.rater_role
+),
+csm_people AS (
+    SELECT
+        ratee_id,
+        avg(score) FILTER (WHERE rater_role = 'self' AND rater_id = ratee_id) AS self_score,
+        avg(score) FILTER (WHERE rater_role = 'manager') AS manager_score
+    FROM csm_pairs
+    GROUP BY ratee_id
+)
+SELECT
+    csm_u.department_id,
+    csm_u.department,
+    csm_u.region,
+    count(*) AS employees,
+    sum(csm_p.self_score) AS self_sum,
+    sum(csm_p.manager_score) AS manager_sum,
+    sum(csm_p.self_score - csm_p.manager_score) AS gap_sum
+FROM csm_people AS csm_p
+JOIN employee_units AS csm_u ON csm_u.cycle_id = for_cycle AND csm_u.employee_id = csm_p.ratee_id
+WHERE csm_p.self_score IS NOT NULL
+  AND csm_p.manager_score IS NOT NULL
+GROUP BY csm_u.department_id, csm_u.department, csm_u.region;
+
+-- Replaced by a read of the stored rows when current (derived.attach).
+CREATE MACRO cycle_self_manager_sums(for_cycle) AS TABLE
+SELECT * FROM cycle_self_manager_sums_computed(for_cycle);

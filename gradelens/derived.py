@@ -43,10 +43,14 @@ policy's attainment cap), so a stale copy is never used: when it does not match,
 an earlier as-of date reads the actuals themselves, which imports and the demo write
 partitioned by their goal's cycle.
 
-The rater-leniency fits of the default role (manager) for every cycle are stored beside them,
+The rater-leniency fits of the default role (manager) for every cycle, and the self and manager
+scores that self_manager_gap adds up, are stored beside them,
 
     _derived/<fingerprint>/leniency/<leniency fingerprint>/leniency_{raters,pairs,fits}/cycle_id=<id>/
         (gradelens/analyses/leniency.py, write_stored_fits, says what each holds)
+    _derived/<fingerprint>/leniency/<leniency fingerprint>/self_manager_sums/cycle_id=<id>/part-0.parquet
+        employees with a self and a manager score, and the sums of both and of the gap, per
+        department and region (definitions.sql, cycle_self_manager_sums): what self_manager_gap adds up
 
 in a subfolder with its own fingerprint: the fits also depend on the ratings and the policy's
 dimension and rater weights, which the tables above do not, so a new ratings file refits the
@@ -77,7 +81,7 @@ FORMAT_VERSION = "9"
 LENIENCY = "leniency"
 LENIENCY_SOURCES = ("ratings", "employees", "org_units")
 """What the stored leniency fits depend on besides the attainment tables' sources."""
-LENIENCY_FORMAT_VERSION = "2"
+LENIENCY_FORMAT_VERSION = "3"
 """Part of the leniency fingerprint: bump it when the estimator or the stored tables change."""
 
 
@@ -161,15 +165,17 @@ class StoredTable:
             ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in columns))
 
 
-def attach(con: duckdb.DuckDBPyConnection, folder: Path | None) -> None:
-    """Point each stored table's view at the derived `folder`'s rows; run after definitions.sql.
+def attach(con: duckdb.DuckDBPyConnection, folder: Path | None, leniency: Path | None = None) -> None:
+    """Point each stored table's view at the derived `folder`'s rows, and each of LENIENCY_STORED
+    at the `leniency` folder's; run after definitions.sql.
 
     Without a current folder the definitions.sql views stay: the same rows, computed."""
-    if folder is None:
-        return
-    for table in STORED:
-        if (folder / table.name).is_dir():
-            _attach_table(con, folder, table)
+    for tables, where in ((STORED, folder), (LENIENCY_STORED, leniency)):
+        if where is None:
+            continue
+        for table in tables:
+            if (where / table.name).is_dir():
+                _attach_table(con, where, table)
 
 
 def _attach_table(con: duckdb.DuckDBPyConnection, folder: Path, table: StoredTable) -> None:
@@ -231,6 +237,11 @@ def _build_leniency(dataset_dir: Path, attainment: Path, report: Callable[[float
     with _building(root, target, LENIENCY_FORMAT_VERSION) as work:
         report(0.7, t("derived.computing", table="leniency_fits"))
         write_stored_fits(dataset, work)
+        with dataset.cursor() as con:
+            for table in LENIENCY_STORED:
+                report(0.9, t("derived.computing", table=table.name))
+                (work / table.name).mkdir()
+                table.write(con, work / table.name)
     _remove_old(root, keep=target)
 
 
@@ -390,6 +401,22 @@ STORED = (
                 then=_read_per_cycle("cycle_goal_problems", "goal_problems")),
 )
 """What `build` writes and `attach` reads, in the order they are computed."""
+
+
+def _write_self_manager_sums(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+    """self_manager_sums: cycle_self_manager_sums_computed for every cycle of the ratings."""
+    for (cycle,) in con.execute("SELECT DISTINCT cycle_id FROM ratings WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall():
+        _copy_by_cycle(con, "SELECT $cycle AS cycle_id, * FROM cycle_self_manager_sums_computed($cycle) "
+                            "ORDER BY department_id, department, region", out, {"cycle": cycle})
+
+
+LENIENCY_STORED = (
+    StoredTable("self_manager_sums", (("department_id", "VARCHAR"), ("department", "VARCHAR"), ("region", "VARCHAR"),
+                                      ("employees", "BIGINT"), ("self_sum", "DOUBLE"), ("manager_sum", "DOUBLE"), ("gap_sum", "DOUBLE")),
+                write=_write_self_manager_sums, then=_read_per_cycle("cycle_self_manager_sums", "self_manager_sums")),
+)
+"""Stored in the leniency folder (they depend on the ratings and the policy's dimension weights)
+and attached from it when current, besides the fits gradelens/analyses/leniency.py reads."""
 
 
 def refresh(dataset_dir: str | Path) -> bool:

@@ -9,6 +9,7 @@ import shutil
 import time
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -92,6 +93,46 @@ def test_the_directory_reads_the_stored_raters_who_are_not_employees_and_names_t
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     assert got.set_index("person_id").loc[["CUST-1", "CUST-2"], "name"].tolist() == ["CUST-1", "CUST-2"]
     assert len(got) == 11  # nine employees and two customers
+
+
+def self_manager_cases(dataset) -> list[dict]:
+    with dataset.cursor() as con:
+        regions = [row[0] for row in con.execute("SELECT DISTINCT region FROM employees WHERE region IS NOT NULL ORDER BY 1").fetchall()]
+    return [{"cycle": cycle, "department": department, "region": region}
+            for cycle in cycle_ids(dataset) for department in (None, "D1", "D-NONE") for region in [None, *regions[:2]]]
+
+
+def test_self_manager_gap_reads_the_stored_sums_and_answers_as_computing_them(pair):
+    computed, stored = pair
+    with stored.cursor() as con:  # attached from the leniency folder: the view exists only then
+        con.execute("SELECT * FROM self_manager_sums").fetchall()
+    with computed.cursor() as con, pytest.raises(duckdb.CatalogException):
+        con.execute("SELECT * FROM self_manager_sums")
+    answered = 0
+    for params in self_manager_cases(computed):
+        expected = run_query(computed, "self_manager_gap", params)
+        got = run_query(stored, "self_manager_gap", params)
+        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12, obj=f"self_manager_gap {params}")
+        answered += len(expected)
+    with computed.cursor() as con:
+        rated_themselves = con.execute("SELECT count(*) FROM ratings WHERE rater_role = 'self'").fetchone()[0]
+    assert (answered > 0) == (rated_themselves > 0)  # the simulated teams have no self ratings
+
+
+def test_self_manager_gap_is_not_served_stale_sums(tmp_path):
+    folder = write_dataset(tmp_path / "d", three_managers_tables())
+    derived.build(folder)
+    gap = lambda: run_query(open_dataset(folder), "self_manager_gap").set_index("department_id")["mean_gap"].to_dict()  # noqa: E731
+    assert gap() == pytest.approx({"D1": 0.75, "D2": 0.5})  # test_leniency_queries: self 3.75 / 3.5, manager 3.0 / 3.0
+    tables = three_managers_tables()
+    for row in tables["ratings"]:
+        if row["rater_role"] == "self" and row["ratee_id"] == "C1":
+            row["score"] = 4.0  # was 2: R&D's self mean 3.5 -> 4.5, its gap 0.5 -> 1.5
+    write_dataset(folder, {"ratings": tables["ratings"]})
+    bump(folder / "ratings.parquet")
+    assert gap() == pytest.approx({"D1": 0.75, "D2": 1.5})  # computed from the new ratings
+    derived.build(folder)
+    assert gap() == pytest.approx({"D1": 0.75, "D2": 1.5})  # and stored from them
 
 
 def fresh(dataset, name, params):
