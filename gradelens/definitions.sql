@@ -844,9 +844,9 @@ SELECT
     csm_u.department,
     csm_u.region,
     count(*) AS employees,
-    sum(csm_p.self_score) AS self_sum,
-    sum(csm_p.manager_score) AS manager_sum,
-    sum(csm_p.self_score - csm_p.manager_score) AS gap_sum
+    sum(csm_p.self_score ORDER BY csm_p.ratee_id) AS self_sum,  -- a fixed order: the same bytes each build
+    sum(csm_p.manager_score ORDER BY csm_p.ratee_id) AS manager_sum,
+    sum(csm_p.self_score - csm_p.manager_score ORDER BY csm_p.ratee_id) AS gap_sum
 FROM csm_people AS csm_p
 JOIN employee_units AS csm_u ON csm_u.cycle_id = for_cycle AND csm_u.employee_id = csm_p.ratee_id
 WHERE csm_p.self_score IS NOT NULL

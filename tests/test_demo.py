@@ -89,7 +89,7 @@ def test_the_folder_holds_one_parquet_file_per_table_a_partition_per_cycle_and_t
                "_derived/*/goal_tree", "_derived/*/goal_alignment_counts", "_derived/*/unlinked_goal_rows", "_derived/*/people_end_sums",
                "_derived/*/team_end_sums", "_derived/*/people_month_sums", "_derived/*/theme_end_sums", "_derived/*/goal_problems",
                "_derived/*/leniency/*/leniency_raters", "_derived/*/leniency/*/leniency_pairs", "_derived/*/leniency/*/leniency_fits",
-               "_derived/*/leniency/*/leniency_outside_raters")
+               "_derived/*/leniency/*/leniency_outside_raters", "_derived/*/leniency/*/self_manager_sums")
     expected = {f"{table}.parquet" for table in FLAT_TABLES} | {MANIFEST_FILE, "_derived/*/complete", "_derived/*/leniency/*/complete"} | {
         f"{table}/cycle_id={cycle_id}/part-0.parquet"
         for table in ("ratings", "kpi_actuals", *derived)
