@@ -32,6 +32,49 @@ def test_every_query_returns_the_columns_its_header_promises(tiny):
         assert list(frame.columns)[: len(query.returns)] == list(query.returns), query.name
 
 
+TYPED_ROWS = """
+    SELECT * FROM (VALUES
+        ('a', NULL::VARCHAR, 1, NULL::INTEGER, 7::BIGINT, NULL::TINYINT, 1.5::DOUBLE, true, NULL::BOOLEAN, DATE '2026-01-31'),
+        (NULL, NULL, 2, 3, 8, 4::TINYINT, NULL, false, false, NULL)
+    ) AS t(text, no_text, whole, whole_missing, big, tiny_missing, number, flag, flag_missing, day)
+"""
+# Types result_frame leaves to DuckDB's own conversion (the whole frame then comes from it).
+OTHER_TYPES = "SELECT *, ['x', 'y'] AS tags, 1.25::DECIMAL(10, 2) AS money, TIMESTAMP '2026-01-31 08:00:00' AS moment FROM (" + TYPED_ROWS + ")"
+
+
+@pytest.mark.parametrize("sql", [
+    TYPED_ROWS,
+    TYPED_ROWS + " WHERE false",  # no rows: the text columns are object, as from .df()
+    "SELECT range AS i, CASE WHEN range % 3 = 0 THEN NULL ELSE 'p' || range END AS s, range % 7 = 0 AS b FROM range(5000)",
+    OTHER_TYPES,
+    "SELECT 1 AS a, 'x' AS a",  # the same name twice
+])
+def test_query_frames_are_those_duckdb_df_gives(sql):
+    from gradelens.queries import result_frame
+
+    con = duckdb.connect()
+    pd.testing.assert_frame_equal(result_frame(con, sql, {}), con.execute(sql).df(), check_exact=True)
+
+
+def test_the_usual_types_are_converted_from_arrow_not_handed_back_to_duckdb():
+    from gradelens.queries import _as_df_column
+
+    table = duckdb.connect().sql(TYPED_ROWS).to_arrow_table()
+    assert [name for name in table.column_names if _as_df_column(table.column(name)) is None] == []
+
+
+def test_every_named_query_gives_the_frame_duckdb_df_gives(tiny):
+    from gradelens.queries import bind_params
+
+    for query in all_queries().values():
+        if query.function is not None:
+            continue
+        params = bind_params(tiny, query, {name: REQUIRED_EXAMPLES[name] for name in (p.name for p in query.params if p.required)})
+        expected = tiny.cursor().execute(query.sql, params).df()
+        # The same sums in another order can differ in the last bit.
+        pd.testing.assert_frame_equal(run_query(tiny, query.name, params), expected, check_exact=False, rtol=1e-12, obj=query.name)
+
+
 def test_sql_parameter_names_ignore_comments_and_strings():
     sql = "-- it's $x\nSELECT $a, 'it''s $b', \"$c\" /* $d */, $e -- $z"
     assert sql_parameter_names(sql) == {"a", "e"}

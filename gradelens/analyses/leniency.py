@@ -22,7 +22,7 @@ import pandas as pd
 from gradelens import derived, leniency
 from gradelens.dataset import Dataset
 from gradelens.errors import QueryError
-from gradelens.queries import cycle_ids, python_query, run_query
+from gradelens.queries import cycle_ids, python_query, result_frame, run_query
 
 ROLES = ("manager", "all_but_self", "peer", "subordinate", "customer")
 _ROLE_PARAM = "-- @param role choice(manager|all_but_self|peer|subordinate|customer)=manager  Which raters: one role, or every role but self.\n"
@@ -398,7 +398,7 @@ def _read_stored(dataset: Dataset, folder: Path, table: str, columns: str, where
     source = "read_parquet($files, hive_partitioning = true, hive_types = {'cycle_id': VARCHAR})"
     sql = f"SELECT {columns} FROM {source} WHERE {where.format(table=source)} {order}"
     with dataset.cursor() as con:
-        return con.execute(sql, {"files": files, **params}).df()
+        return result_frame(con, sql, {"files": files, **params})
 
 
 def _stored_model(dataset: Dataset, folder: Path, cycle: str, department: str | None) -> dict[str, object] | None:
