@@ -14,17 +14,15 @@
 -- @needs cycles, goals
 -- @returns issue, goal_id, owner_type, owner_id, value, related_id, first_date, last_date
 -- The problems themselves depend on the data version alone (cycle_goal_problems: stored when the
--- derived tables are current); only the department filter is applied here.
-WITH problems AS (
-    SELECT * FROM cycle_goal_problems($cycle)
-)
-SELECT problems.*
-FROM problems
-LEFT JOIN employee_units AS owner_employee
-    ON problems.owner_type = 'employee' AND owner_employee.cycle_id = $cycle AND owner_employee.employee_id = problems.owner_id
-LEFT JOIN unit_departments AS owner_unit
-    ON problems.owner_type <> 'employee' AND owner_unit.unit_id = problems.owner_id
-WHERE $department IS NULL OR coalesce(owner_employee.department_id, owner_unit.department_id) = $department
+-- derived tables are current); only the department filter is applied here, and owners are
+-- looked up only when it is given (joining every problem's owner to the cycle's employees read a
+-- million employees at 1M for the default view).
+SELECT *
+FROM cycle_goal_problems($cycle)
+WHERE $department IS NULL
+   OR (owner_type = 'employee' AND owner_id IN (
+           SELECT employee_id FROM employee_units WHERE cycle_id = $cycle AND department_id = $department))
+   OR (owner_type <> 'employee' AND owner_id IN (SELECT unit_id FROM unit_departments WHERE department_id = $department))
 ORDER BY
     CASE issue
         WHEN 'target_not_positive' THEN 1 WHEN 'weight_out_of_range' THEN 2 WHEN 'weights_not_one' THEN 3

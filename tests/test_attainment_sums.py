@@ -147,7 +147,7 @@ def files_read(folder: Path, name: str, params: dict, tmp_path: Path) -> set[str
     ("strategy_theme_attainment", {"theme_end_sums"}),
     ("attainment_snapshot", {"people_end_sums", "theme_end_sums", "owner_end_attainment"}),
     ("attainment_trend_by_cycle", {"cycles", "people_end_sums", "owner_end_attainment"}),
-    ("attainment_data_quality", {"goal_problems", "employees"}),  # employees: the department filter
+    ("attainment_data_quality", {"goal_problems"}),  # employees only for a department filter
     ("team_attainment", {"team_end_sums", "owner_end_attainment", "org_units"}),
     ("attainment_trend", {"cycles", "people_month_sums", "people_end_sums", "owner_month_attainment", "owner_end_attainment"}),
 ])
