@@ -404,6 +404,13 @@ def recovering(dataset: Dataset, work: Callable[[], T], name: str) -> T:
             raise query_failed(dataset, name, exc) from None
 
 
+# DuckDB warns that Arrow from an executed statement "makes an extra copy of the rows": a copy of
+# the numbers, where the Python strings of .df() are what cost. Set once for the process: the
+# warnings module's catch_warnings is not thread-safe, and pages run queries on two threads.
+# con.sql(...).to_arrow_table() does not warn, but took twice as long for attainment_snapshot.
+warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
+
+
 def result_frame(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object]) -> pd.DataFrame:
     """The rows of `sql` as DuckDB's .df() gives them, converted from Arrow.
 
@@ -412,9 +419,7 @@ def result_frame(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, 
     three text columns). pandas builds the same column from Arrow's directly. The frame is the
     one .df() gives (tests/test_query_layer.py compares them for every named query).
     """
-    with warnings.catch_warnings():  # "makes an extra copy": of the numbers; the strings are what cost
-        warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
-        table = con.execute(sql, dict(params)).to_arrow_table()
+    table = con.execute(sql, dict(params)).to_arrow_table()
     names = table.column_names
     columns = [_as_df_column(table.column(i)) for i in range(table.num_columns)]
     if len(set(names)) < len(names) or any(c is None for c in columns):  # a type not mapped below: DuckDB's own conversion

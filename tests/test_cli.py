@@ -109,6 +109,7 @@ def test_the_console_script_is_installed(tiny_dir):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "North,1"
+    assert result.stderr == ""  # no warning either (DuckDB's about Arrow results: queries.result_frame)
 
 
 @pytest.mark.parametrize("argv_position", ["before", "after"])
