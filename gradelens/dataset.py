@@ -136,7 +136,7 @@ class Dataset:
             self._create_table_view(con, table, self.files[name])
         _create_policy_tables(con, self.policy)
         con.execute(DEFINITIONS_SQL.read_text(encoding="utf-8"))
-        leniency = derived.leniency_folder(self.path, self.policy) if derived_folder is not None else None
+        leniency = derived.leniency_folder(self.path, self.policy, derived_folder) if derived_folder is not None else None
         derived.attach(con, derived_folder, leniency)
         return con
 

@@ -106,10 +106,10 @@ def current_folder(dataset_dir: Path, attainment_cap: float | None = None) -> Pa
 
 def stale(dataset) -> bool:
     """Whether a Dataset with any source table, or with ratings, lacks current derived tables (the Data page says so)."""
-    has_sources = any(name in dataset.present for name in SOURCES)
-    if has_sources and current_folder(dataset.path, dataset.policy.attainment_cap) is None:
+    attainment = current_folder(dataset.path, dataset.policy.attainment_cap)
+    if attainment is None and any(name in dataset.present for name in SOURCES):
         return True
-    return "ratings" in dataset.present and leniency_folder(dataset.path, dataset.policy) is None
+    return "ratings" in dataset.present and leniency_folder(dataset.path, dataset.policy, attainment) is None
 
 
 def leniency_fingerprint(dataset_dir: Path, policy) -> str:
@@ -121,9 +121,10 @@ def leniency_fingerprint(dataset_dir: Path, policy) -> str:
     return files_fingerprint(dataset_dir, paths, salt=f"{LENIENCY_FORMAT_VERSION}|{weights!r}")
 
 
-def leniency_folder(dataset_dir: Path, policy) -> Path | None:
-    """The stored leniency fits for the dataset as it is now (and this policy), or None."""
-    attainment = current_folder(dataset_dir, policy.attainment_cap)
+def leniency_folder(dataset_dir: Path, policy, attainment: Path | None = None) -> Path | None:
+    """The stored leniency fits for the dataset as it is now (and this policy), or None;
+    `attainment`: current_folder's answer when the caller has it already."""
+    attainment = attainment or current_folder(dataset_dir, policy.attainment_cap)
     if attainment is None:
         return None
     folder = attainment / LENIENCY / leniency_fingerprint(dataset_dir, policy)
@@ -302,10 +303,16 @@ def _write_goal_cascade_defaults(con: duckdb.DuckDBPyConnection, out: Path) -> N
                            {"cycle": cycle, "view": view}, pattern=f"{view}-{{i}}")
 
 
-def _per_cycle(macro: str, order: str) -> Callable[[duckdb.DuckDBPyConnection, Path], None]:
-    """A write function copying a definitions.sql table macro of one cycle, for every cycle of the goals."""
+def _rating_cycles(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [row[0] for row in con.execute("SELECT DISTINCT cycle_id FROM ratings WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall()]
+
+
+def _per_cycle(macro: str, order: str, cycles: Callable[[duckdb.DuckDBPyConnection], list[str]] = _goal_cycles,
+               ) -> Callable[[duckdb.DuckDBPyConnection, Path], None]:
+    """A write function copying a definitions.sql table macro of one cycle, for every cycle of
+    `cycles` (the goals' by default)."""
     def write(con: duckdb.DuckDBPyConnection, out: Path) -> None:
-        for cycle in _goal_cycles(con):
+        for cycle in cycles(con):
             _copy_by_cycle(con, f"SELECT $cycle AS cycle_id, * FROM {macro}($cycle) ORDER BY {order}", out, {"cycle": cycle})
     return write
 
@@ -403,17 +410,11 @@ STORED = (
 """What `build` writes and `attach` reads, in the order they are computed."""
 
 
-def _write_self_manager_sums(con: duckdb.DuckDBPyConnection, out: Path) -> None:
-    """self_manager_sums: cycle_self_manager_sums_computed for every cycle of the ratings."""
-    for (cycle,) in con.execute("SELECT DISTINCT cycle_id FROM ratings WHERE cycle_id IS NOT NULL ORDER BY 1").fetchall():
-        _copy_by_cycle(con, "SELECT $cycle AS cycle_id, * FROM cycle_self_manager_sums_computed($cycle) "
-                            "ORDER BY department_id, department, region", out, {"cycle": cycle})
-
-
 LENIENCY_STORED = (
     StoredTable("self_manager_sums", (("department_id", "VARCHAR"), ("department", "VARCHAR"), ("region", "VARCHAR"),
                                       ("employees", "BIGINT"), ("self_sum", "DOUBLE"), ("manager_sum", "DOUBLE"), ("gap_sum", "DOUBLE")),
-                write=_write_self_manager_sums, then=_read_per_cycle("cycle_self_manager_sums", "self_manager_sums")),
+                write=_per_cycle("cycle_self_manager_sums_computed", "department_id, department, region", cycles=_rating_cycles),
+                then=_read_per_cycle("cycle_self_manager_sums", "self_manager_sums")),
 )
 """Stored in the leniency folder (they depend on the ratings and the policy's dimension weights)
 and attached from it when current, besides the fits gradelens/analyses/leniency.py reads."""
