@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 from gradelens.i18n import t  # noqa: E402
 from gradelens.navigation import PAGES  # noqa: E402
 from tests.browser.app_page import BENIGN_CONSOLE_ERRORS, DRAWN, IDLE, RUN_COUNTER  # noqa: E402
-from run_benchmarks import percentile  # noqa: E402  (same folder: the script's directory is on sys.path)
+from run_benchmarks import memory_mb, percentile  # noqa: E402  (same folder: the script's directory is on sys.path)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -124,11 +124,6 @@ def cpu_seconds(pid: int, with_children: bool = False) -> float:
     if with_children:
         ticks += int(fields[13]) + int(fields[14])
     return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def memory_mb(pid: int) -> dict[str, float]:
-    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return {key: int(status[key].split()[0]) / 1024 for key in ("VmHWM", "VmRSS")}
 
 
 def client_cpu_seconds() -> float:

@@ -39,6 +39,8 @@ PEOPLE = ("cycles", "org_units", "employees", "ratings", "grades")
 
 CHILD = """
 import json, resource, sys, time
+sys.path.insert(0, "benchmarks")  # run from the repository root
+from run_benchmarks import peak_mb
 started = time.perf_counter()
 import streamlit  # the CLI loads it too, for its first message (gradelens.i18n)
 from gradelens.importing.mapping import load_mapping
@@ -51,8 +53,7 @@ cpu_after = resource.getrusage(resource.RUSAGE_SELF)
 cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
 assert result.imported, [i.line() for i in result.report.listed()][:20]
 print(json.dumps({"startup": loaded - started, "import": done - loaded, "cpu": cpu,
-                  # VmHWM: ru_maxrss would be the parent's peak (the demo's generation), kept through fork and exec
-                  "peak_mb": next(int(line.split()[1]) / 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:")),
+                  "peak_mb": peak_mb(),  # VmHWM: ru_maxrss would be the parent's (the demo's generation)
                   "rows": {name: s.rows for name, s in result.tables.items()}, "snapshot": result.snapshot_id}))
 """
 

@@ -72,14 +72,19 @@ def timed(function):
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
+def memory_mb(pid: int | str = "self") -> dict[str, float]:
+    """A process's peak (VmHWM) and current (VmRSS) resident memory, MB, from /proc/<pid>/status."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return {key: int(status[key].split()[0]) / 1024 for key in ("VmHWM", "VmRSS")}
+
+
 def peak_mb() -> float:
-    """This process's peak resident memory: VmHWM of /proc/self/status. Not ru_maxrss, which
-    Linux keeps through fork and exec: a child of a parent that had read a dataset reported
-    the parent's peak (until 2026-11-22 the 2k pages and 20k figures were the parent's 399 MB)."""
+    """This process's peak resident memory: VmHWM. Not ru_maxrss, which Linux keeps through fork
+    and exec: a child of a parent that had read a dataset reported the parent's peak (until
+    2026-11-22 the 2k pages and 20k figures were the parent's 399 MB)."""
     try:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
-    except (OSError, StopIteration):
+        return memory_mb()["VmHWM"]
+    except (OSError, KeyError):
         import resource
 
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
